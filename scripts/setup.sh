@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs, if missing, every tool that building and testing Casebook needs, at
+# pinned versions, from registries only (crates.io, npm, Debian). Idempotent: when
+# everything is in place it only checks versions and takes a few seconds.
+#
+# Sourced by scripts/serve.sh and scripts/test.sh; run it alone to prepare a machine.
+set -euo pipefail
+
+CASEBOOK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TRUNK_VERSION="0.21.14"   # trunk 0.22 needs rustc >= 1.96.1
+WASM_OPT_VERSION="132"    # npm `binaryen`, pinned in package.json
+
+export PATH="$CASEBOOK_ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+fail() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# The wasm-bindgen version the app is built against, read from Cargo.lock:
+# wasm-bindgen-cli must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' \
+    "$CASEBOOK_ROOT/Cargo.lock"
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+setup_rust_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "Adding the wasm32-unknown-unknown Rust target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+setup_trunk() {
+  if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]]; then
+    say "Installing trunk $TRUNK_VERSION from crates.io (about 7 minutes on 2 cores)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked
+  fi
+}
+
+setup_wasm_bindgen() {
+  local version
+  version="$(wasm_bindgen_version)"
+  [[ -n "$version" ]] || fail "no wasm-bindgen in Cargo.lock"
+  if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]] ||
+     [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $version" ]]; then
+    say "Installing wasm-bindgen-cli $version from crates.io (about 3 minutes)"
+    # Without --locked: with it, this version's lockfile fails to build.
+    cargo install wasm-bindgen-cli --version "$version" --force
+  fi
+  grep -q "wasm_bindgen = \"$version\"" "$CASEBOOK_ROOT/Trunk.toml" ||
+    fail "Trunk.toml [tools] wasm_bindgen must be \"$version\" (the version in Cargo.lock)"
+}
+
+setup_chromium() {
+  if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    say "Installing Debian's chromium and chromium-driver"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  # The driver only drives the browser of its own version.
+  local browser driver
+  browser="$(/usr/bin/chromium --version | grep -oE '[0-9]+\.[0-9.]+' | head -1)"
+  driver="$(/usr/bin/chromedriver --version | grep -oE '[0-9]+\.[0-9.]+' | head -1)"
+  [[ "$browser" == "$driver" ]] ||
+    fail "chromium $browser and chromedriver $driver differ: run apt-get install --only-upgrade chromium chromium-driver"
+}
+
+setup_npm_packages() {
+  local stamp="$CASEBOOK_ROOT/node_modules/.casebook-lock.sha256"
+  local want
+  want="$(sha256sum "$CASEBOOK_ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    say "Installing npm packages (package-lock.json)"
+    (cd "$CASEBOOK_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+  [[ "$(wasm-opt --version 2>/dev/null)" == *"version_$WASM_OPT_VERSION"* ]] ||
+    fail "wasm-opt version $WASM_OPT_VERSION from node_modules/.bin is not working"
+}
+
+setup_crates() {
+  # Trunk runs cargo offline (Trunk.toml), so every crate must be here first.
+  (cd "$CASEBOOK_ROOT" && cargo fetch --locked --quiet)
+}
+
+setup_all() {
+  setup_rust_target
+  setup_chromium
+  setup_npm_packages
+  setup_crates
+  setup_trunk
+  setup_wasm_bindgen
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  setup_all
+  say "Everything is installed."
+fi

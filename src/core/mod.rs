@@ -1,0 +1,5 @@
+//! Pure logic: no browser APIs, so everything here runs and is tested natively.
+
+pub mod protocol;
+pub mod schema;
+pub mod settings;

@@ -1,0 +1,66 @@
+//! User settings that are stored in IndexedDB's `settings` store, one record per key.
+
+use serde::{Deserialize, Serialize};
+
+/// How the app is coloured. `System` follows the operating system's preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    /// The value used in the `data-theme` attribute and in form controls.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Theme::System => "Follow the system",
+            Theme::Light => "Light",
+            Theme::Dark => "Dark",
+        }
+    }
+
+    /// Parses a form value; unknown values fall back to following the system
+    /// rather than failing, since a stale value must never lock the user out.
+    pub fn from_form_value(value: &str) -> Theme {
+        Theme::ALL
+            .into_iter()
+            .find(|theme| theme.as_str() == value)
+            .unwrap_or_default()
+    }
+}
+
+/// Keys of the records in the settings store.
+pub mod keys {
+    pub const THEME: &str = "theme";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_round_trip_and_unknown_values_follow_the_system() {
+        for theme in Theme::ALL {
+            assert_eq!(Theme::from_form_value(theme.as_str()), theme);
+        }
+        assert_eq!(Theme::from_form_value("sepia"), Theme::System);
+    }
+
+    #[test]
+    fn stored_form_is_the_lowercase_name() {
+        assert_eq!(serde_json::to_string(&Theme::Dark).unwrap(), "\"dark\"");
+    }
+}

@@ -1,0 +1,56 @@
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+use super::chat::ChatPage;
+use super::memory::MemoryPage;
+use super::services::Services;
+use super::settings::SettingsPage;
+use super::status_bar::StatusBar;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let services = Services::start();
+    provide_context(services);
+
+    // The theme lives on <html> so that the whole page, scrollbars included, follows it.
+    Effect::new(move |_| {
+        let theme = services.theme.get();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-theme", theme.as_str());
+        }
+    });
+
+    view! {
+        <Router>
+            <div class="shell">
+                <header class="topbar">
+                    <span class="brand">"Casebook"</span>
+                    <nav aria-label="Main">
+                        <A href="/">"Chat"</A>
+                        <A href="/memory">"Memory"</A>
+                        <A href="/settings">"Settings"</A>
+                    </nav>
+                </header>
+                <main id="main">
+                    <Routes fallback=|| view! { <NotFound/> }>
+                        <Route path=path!("/") view=ChatPage/>
+                        <Route path=path!("/memory") view=MemoryPage/>
+                        <Route path=path!("/settings") view=SettingsPage/>
+                    </Routes>
+                </main>
+                <StatusBar/>
+            </div>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <A href="/">"Go to the chat"</A> "."</p>
+        </section>
+    }
+}

@@ -1,0 +1,16 @@
+//! Leptos components. They reach storage and the worker only through `web`.
+
+mod app;
+mod chat;
+mod memory;
+mod services;
+mod settings;
+mod status_bar;
+
+pub use app::App;
+
+/// Mounts the app into the page's body.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}

@@ -1,0 +1,126 @@
+//! The app-wide services (database, worker) and their observable state, shared
+//! with every component through Leptos context.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::core::protocol::{Reply, Request, WorkerInfo};
+use crate::core::schema::stores;
+use crate::core::schema::CASEBOOK;
+use crate::core::settings::{keys, Theme};
+use crate::web::db::Db;
+use crate::web::worker_client::{WorkerClient, WorkerError};
+
+/// Where the worker's loader script is, relative to the document's base URL.
+const WORKER_SCRIPT: &str = "worker_loader.js";
+
+#[derive(Clone, Debug)]
+pub enum DbState {
+    Opening,
+    Ready(Db),
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerState {
+    Starting,
+    Ready {
+        info: WorkerInfo,
+        /// Time for the first ping to go to the worker and back.
+        round_trip_ms: f64,
+    },
+    Failed(String),
+}
+
+/// Handles to the shared services. `Copy`, so components capture it freely.
+#[derive(Clone, Copy)]
+pub struct Services {
+    pub db: RwSignal<DbState, LocalStorage>,
+    worker: StoredValue<Option<WorkerClient>, LocalStorage>,
+    pub worker_state: RwSignal<WorkerState>,
+    pub theme: RwSignal<Theme>,
+}
+
+impl Services {
+    /// Starts the worker and opens the database; their progress shows up in the
+    /// signals as it happens.
+    pub fn start() -> Services {
+        let services = Services {
+            db: RwSignal::new_local(DbState::Opening),
+            worker: StoredValue::new_local(None),
+            worker_state: RwSignal::new(WorkerState::Starting),
+            theme: RwSignal::new(Theme::default()),
+        };
+        services.start_worker();
+        services.open_db();
+        services
+    }
+
+    pub fn ready_db(&self) -> Option<Db> {
+        match self.db.get() {
+            DbState::Ready(db) => Some(db),
+            _ => None,
+        }
+    }
+
+    /// Sends a ping through the worker; returns the echoed text and the round trip.
+    pub async fn ping_worker(&self, text: String) -> Result<(String, f64), WorkerError> {
+        let worker = self
+            .worker
+            .get_value()
+            .ok_or_else(|| WorkerError::Start("the worker was not started".into()))?;
+        let started = now_ms();
+        match worker.request(Request::Ping { text }).await? {
+            Reply::Pong { text, .. } => Ok((text, now_ms() - started)),
+        }
+    }
+
+    fn start_worker(self) {
+        let worker = match WorkerClient::spawn(WORKER_SCRIPT) {
+            Ok(worker) => worker,
+            Err(error) => {
+                self.worker_state
+                    .set(WorkerState::Failed(error.to_string()));
+                return;
+            }
+        };
+        self.worker.set_value(Some(worker.clone()));
+        spawn_local(async move {
+            let result = async {
+                let info = worker.ready().await?;
+                let (_, round_trip_ms) = self.ping_worker("status".into()).await?;
+                Ok::<_, WorkerError>(WorkerState::Ready {
+                    info,
+                    round_trip_ms,
+                })
+            }
+            .await;
+            self.worker_state
+                .set(result.unwrap_or_else(|error| WorkerState::Failed(error.to_string())));
+        });
+    }
+
+    fn open_db(self) {
+        spawn_local(async move {
+            match Db::open(&CASEBOOK).await {
+                Ok(db) => {
+                    // A missing or unreadable theme is not worth an error: keep the default.
+                    if let Ok(Some(theme)) =
+                        db.get_value::<Theme>(stores::SETTINGS, keys::THEME).await
+                    {
+                        self.theme.set(theme);
+                    }
+                    self.db.set(DbState::Ready(db));
+                }
+                Err(error) => self.db.set(DbState::Failed(error.to_string())),
+            }
+        });
+    }
+}
+
+/// Milliseconds since the page started, with sub-millisecond precision.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or(0.0, |performance| performance.now())
+}

@@ -1,0 +1,354 @@
+//! The IndexedDB database: opening (with migrations) and typed record access.
+//!
+//! Migrations run through `idb` directly because only the `versionchange`
+//! transaction may change stores and rexie does not expose it; everything after
+//! opening goes through rexie.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rexie::{Rexie, TransactionMode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use wasm_bindgen::JsValue;
+
+use crate::core::schema::{Migration, RewriteRecord, Schema, Step};
+
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum DbError {
+    #[error("This browser does not allow Casebook to store data here (IndexedDB is unavailable: {0}). Private windows and some privacy settings block it.")]
+    Unavailable(String),
+    #[error("Your data was saved by a newer version of Casebook (database version {stored}; this one knows up to {known}). Reload the page to get the newer version.")]
+    TooNew { stored: u32, known: u32 },
+    #[error(
+        "Upgrading the database to version {version} failed, so nothing was changed: {reason}"
+    )]
+    Migration { version: u32, reason: String },
+    #[error("Another Casebook tab is using an older database version. Close or reload the other tabs to continue.")]
+    Blocked,
+    #[error("The database schema is invalid: {0}")]
+    InvalidSchema(String),
+    #[error("Reading or writing the database failed: {0}")]
+    Storage(String),
+    #[error("A stored record could not be read: {0}")]
+    Malformed(String),
+}
+
+impl From<rexie::Error> for DbError {
+    fn from(error: rexie::Error) -> Self {
+        DbError::Storage(error.to_string())
+    }
+}
+
+impl From<idb::Error> for DbError {
+    fn from(error: idb::Error) -> Self {
+        DbError::Storage(error.to_string())
+    }
+}
+
+/// An open database. Cheap to clone; all clones share one connection, which is
+/// closed when the last clone is dropped (an open connection would block schema
+/// upgrades, in this tab or another).
+#[derive(Clone, Debug)]
+pub struct Db {
+    connection: Rc<Connection>,
+    version: u32,
+}
+
+#[derive(Debug)]
+struct Connection(Option<Rexie>);
+
+impl Connection {
+    fn rexie(&self) -> &Rexie {
+        self.0
+            .as_ref()
+            .expect("a connection is only taken when dropped")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(rexie) = self.0.take() {
+            rexie.close();
+        }
+    }
+}
+
+/// One record of a key/value store such as `settings`.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyedRecord<T> {
+    key: String,
+    value: T,
+}
+
+impl Db {
+    /// Opens `schema`'s database, applying pending migrations atomically.
+    pub async fn open(schema: &Schema) -> Result<Db, DbError> {
+        let final_shape = schema
+            .validate()
+            .map_err(|error| DbError::InvalidSchema(error.to_string()))?;
+        let latest = schema.latest_version();
+        migrate(schema).await?;
+
+        // The database is now at `latest`, so this open performs no upgrade. The
+        // stores are listed anyway: should another tab delete the database between
+        // the two opens, it is recreated with the right shape rather than empty.
+        let mut builder = Rexie::builder(schema.database_name).version(latest);
+        for (name, shape) in &final_shape {
+            let mut store = rexie::ObjectStore::new(name).key_path(shape.key_path);
+            for index in shape.indexes.values() {
+                store = store.add_index(
+                    rexie::Index::new(index.name, index.key_path)
+                        .unique(index.unique)
+                        .multi_entry(index.multi_entry),
+                );
+            }
+            builder = builder.add_object_store(store);
+        }
+        let rexie = builder.build().await?;
+        Ok(Db {
+            connection: Rc::new(Connection(Some(rexie))),
+            version: latest,
+        })
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub fn store_names(&self) -> Vec<String> {
+        self.connection.rexie().store_names()
+    }
+
+    /// Reads the record with primary key `key` from `store`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        key: &str,
+    ) -> Result<Option<T>, DbError> {
+        let transaction = self
+            .connection
+            .rexie()
+            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let value = transaction
+            .store(store)?
+            .get(JsValue::from_str(key))
+            .await?;
+        transaction.done().await?;
+        value.map(|value| from_js(&value)).transpose()
+    }
+
+    /// Writes `record` into `store` (its key is inside the record), replacing any
+    /// record with the same key.
+    pub async fn put<T: Serialize>(&self, store: &str, record: &T) -> Result<(), DbError> {
+        let value = to_js(record)?;
+        let transaction = self
+            .connection
+            .rexie()
+            .transaction(&[store], TransactionMode::ReadWrite)?;
+        transaction.store(store)?.put(&value, None).await?;
+        transaction.done().await?;
+        Ok(())
+    }
+
+    pub async fn count(&self, store: &str) -> Result<u32, DbError> {
+        let transaction = self
+            .connection
+            .rexie()
+            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let count = transaction.store(store)?.count(None).await?;
+        transaction.done().await?;
+        Ok(count)
+    }
+
+    /// Reads a value from a key/value store (records shaped `{key, value}`).
+    pub async fn get_value<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        key: &str,
+    ) -> Result<Option<T>, DbError> {
+        Ok(self
+            .get::<KeyedRecord<T>>(store, key)
+            .await?
+            .map(|record| record.value))
+    }
+
+    /// Writes a value into a key/value store.
+    pub async fn put_value<T: Serialize>(
+        &self,
+        store: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), DbError> {
+        self.put(
+            store,
+            &KeyedRecord {
+                key: key.to_owned(),
+                value,
+            },
+        )
+        .await
+    }
+}
+
+/// Serialises to a plain JavaScript object (maps become objects, as IndexedDB
+/// key paths need).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, DbError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|error| DbError::Malformed(error.to_string()))
+}
+
+pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, DbError> {
+    serde_wasm_bindgen::from_value(value.clone())
+        .map_err(|error| DbError::Malformed(error.to_string()))
+}
+
+/// Brings the stored database up to `schema.latest_version()`.
+async fn migrate(schema: &Schema) -> Result<(), DbError> {
+    let factory = idb::Factory::new().map_err(|error| DbError::Unavailable(error.to_string()))?;
+    let latest = schema.latest_version();
+    let mut request = factory
+        .open(schema.database_name, Some(latest))
+        .map_err(|error| DbError::Unavailable(error.to_string()))?;
+
+    // What went wrong inside the upgrade, if anything; the open request itself only
+    // reports a bare AbortError.
+    let failure: Rc<RefCell<Option<DbError>>> = Rc::default();
+    let blocked = Rc::new(RefCell::new(false));
+
+    let upgrade_failure = failure.clone();
+    let schema = *schema;
+    request.on_upgrade_needed(move |event| {
+        let started = (|| -> Result<_, idb::Error> {
+            use idb::{Event as _, Request as _};
+            let stored = event.old_version()?;
+            let request = event.target()?;
+            Ok((stored, request.database()?, request.transaction()))
+        })();
+        let (stored, database, transaction) = match started {
+            Ok((stored, database, Some(transaction))) => (stored, database, transaction),
+            Ok((_, _, None)) => {
+                *upgrade_failure.borrow_mut() = Some(DbError::Storage(
+                    "the browser started an upgrade without a transaction".into(),
+                ));
+                return;
+            }
+            Err(error) => {
+                *upgrade_failure.borrow_mut() = Some(DbError::Storage(error.to_string()));
+                return;
+            }
+        };
+        // Requests issued on the versionchange transaction keep it alive, so the
+        // migrations may await them; they must not await anything else.
+        wasm_bindgen_futures::spawn_local(async move {
+            for migration in schema.pending(stored) {
+                if let Err(error) = apply(&database, &transaction, migration).await {
+                    *upgrade_failure.borrow_mut() = Some(DbError::Migration {
+                        version: migration.version,
+                        reason: error.to_string(),
+                    });
+                    // Aborting rolls back every migration applied so far.
+                    let _ = transaction.abort();
+                    return;
+                }
+            }
+        });
+    });
+    let blocked_flag = blocked.clone();
+    request.on_blocked(move |_| *blocked_flag.borrow_mut() = true);
+
+    match request.await {
+        Ok(database) => {
+            database.close();
+            Ok(())
+        }
+        Err(error) => {
+            if let Some(failure) = failure.borrow_mut().take() {
+                return Err(failure);
+            }
+            if *blocked.borrow() {
+                return Err(DbError::Blocked);
+            }
+            match error {
+                idb::Error::DomException(exception) if exception.name() == "VersionError" => {
+                    let stored = stored_version(schema.database_name)
+                        .await
+                        .unwrap_or(latest + 1);
+                    Err(DbError::TooNew {
+                        stored,
+                        known: latest,
+                    })
+                }
+                other => Err(DbError::Storage(other.to_string())),
+            }
+        }
+    }
+}
+
+/// The version of an existing database, opened without asking for a version.
+async fn stored_version(name: &str) -> Option<u32> {
+    let database = idb::Factory::new()
+        .ok()?
+        .open(name, None)
+        .ok()?
+        .await
+        .ok()?;
+    let version = database.version().ok();
+    database.close();
+    version
+}
+
+async fn apply(
+    database: &idb::Database,
+    transaction: &idb::Transaction,
+    migration: &Migration,
+) -> Result<(), DbError> {
+    for step in migration.steps {
+        match *step {
+            Step::CreateStore { name, key_path } => {
+                let mut params = idb::ObjectStoreParams::new();
+                params.key_path(Some(idb::KeyPath::new_single(key_path)));
+                database.create_object_store(name, params)?;
+            }
+            Step::DeleteStore { name } => database.delete_object_store(name)?,
+            Step::CreateIndex { store, index } => {
+                let mut params = idb::IndexParams::new();
+                params.unique(index.unique).multi_entry(index.multi_entry);
+                transaction.object_store(store)?.create_index(
+                    index.name,
+                    idb::KeyPath::new_single(index.key_path),
+                    Some(params),
+                )?;
+            }
+            Step::DeleteIndex { store, name } => {
+                transaction.object_store(store)?.delete_index(name)?
+            }
+            Step::RewriteRecords { store, rewrite } => {
+                rewrite_records(&transaction.object_store(store)?, rewrite).await?
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn rewrite_records(store: &idb::ObjectStore, rewrite: RewriteRecord) -> Result<(), DbError> {
+    // Keys and values come back in the same (primary key) order.
+    let keys = store.get_all_keys(None, None)?.await?;
+    let values = store.get_all(None, None)?.await?;
+    for (key, value) in keys.into_iter().zip(values) {
+        let record: Value = from_js(&value)?;
+        let rewritten = rewrite(record).map_err(|reason| {
+            DbError::Malformed(format!("record in `{}`: {reason}", store.name()))
+        })?;
+        match rewritten {
+            Some(new_record) => {
+                store.put(&to_js(&new_record)?, None)?.await?;
+            }
+            None => store.delete(key)?.await?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! The page's side of the background worker: spawns it, queues requests until it
+//! has started, and matches answers to requests by id.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use futures_channel::oneshot;
+use thiserror::Error;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::core::protocol::{Envelope, Reply, Request, WorkerEvent, WorkerInfo};
+
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum WorkerError {
+    #[error("The background worker could not start: {0}")]
+    Start(String),
+    #[error("The background worker stopped: {0}")]
+    Stopped(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("The background worker sent a message this page does not understand ({0}). Reload the page.")]
+    Protocol(String),
+}
+
+type Answer = Result<Reply, WorkerError>;
+
+enum State {
+    /// Started but not yet ready: requests wait here, in order.
+    Starting {
+        queued: Vec<JsValue>,
+        ready_waiters: Vec<oneshot::Sender<Result<WorkerInfo, WorkerError>>>,
+    },
+    Ready(WorkerInfo),
+    Stopped(WorkerError),
+}
+
+struct Shared {
+    worker: Worker,
+    next_id: Cell<u32>,
+    pending: RefCell<HashMap<u32, oneshot::Sender<Answer>>>,
+    state: RefCell<State>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// A handle to the worker. Cheap to clone; the worker stops when the last handle
+/// is dropped.
+#[derive(Clone)]
+pub struct WorkerClient(Rc<Shared>);
+
+impl WorkerClient {
+    /// Starts the worker whose loader script is at `script_url` (relative to the
+    /// document's base URL).
+    pub fn spawn(script_url: &str) -> Result<WorkerClient, WorkerError> {
+        let worker = Worker::new(script_url)
+            .map_err(|error| WorkerError::Start(super::js_error_text(&error)))?;
+        let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+            let on_message = {
+                let weak = weak.clone();
+                Closure::new(move |event: MessageEvent| {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.receive(event.data());
+                    }
+                })
+            };
+            let on_error = {
+                let weak = weak.clone();
+                Closure::new(move |event: ErrorEvent| {
+                    event.prevent_default();
+                    if let Some(shared) = weak.upgrade() {
+                        let message = event.message();
+                        let reason = if message.is_empty() {
+                            // Script load failures (404, bad MIME type) carry no message.
+                            "its script could not be loaded".to_owned()
+                        } else {
+                            message
+                        };
+                        shared.stop(WorkerError::Stopped(reason));
+                    }
+                })
+            };
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            Shared {
+                worker,
+                next_id: Cell::new(1),
+                pending: RefCell::default(),
+                state: RefCell::new(State::Starting {
+                    queued: Vec::new(),
+                    ready_waiters: Vec::new(),
+                }),
+                _on_message: on_message,
+                _on_error: on_error,
+            }
+        });
+        Ok(WorkerClient(shared))
+    }
+
+    /// Waits until the worker has started and reports what it can do.
+    pub async fn ready(&self) -> Result<WorkerInfo, WorkerError> {
+        let receiver = {
+            let mut state = self.0.state.borrow_mut();
+            match &mut *state {
+                State::Ready(info) => return Ok(info.clone()),
+                State::Stopped(error) => return Err(error.clone()),
+                State::Starting { ready_waiters, .. } => {
+                    let (sender, receiver) = oneshot::channel();
+                    ready_waiters.push(sender);
+                    receiver
+                }
+            }
+        };
+        receiver
+            .await
+            .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
+    }
+
+    /// Sends `request` and waits for its answer.
+    pub async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
+        let id = self.0.next_id.get();
+        self.0.next_id.set(id.wrapping_add(1).max(1));
+        let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
+            .map_err(|error| WorkerError::Protocol(error.to_string()))?;
+        let (sender, receiver) = oneshot::channel();
+        self.0.pending.borrow_mut().insert(id, sender);
+        {
+            let mut state = self.0.state.borrow_mut();
+            match &mut *state {
+                State::Starting { queued, .. } => queued.push(message),
+                State::Ready(_) => self.0.post(&message),
+                State::Stopped(error) => {
+                    self.0.pending.borrow_mut().remove(&id);
+                    return Err(error.clone());
+                }
+            }
+        }
+        receiver
+            .await
+            .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
+    }
+}
+
+impl Shared {
+    fn post(&self, message: &JsValue) {
+        if let Err(error) = self.worker.post_message(message) {
+            self.stop(WorkerError::Stopped(super::js_error_text(&error)));
+        }
+    }
+
+    fn receive(&self, data: JsValue) {
+        let event: WorkerEvent = match serde_wasm_bindgen::from_value(data) {
+            Ok(event) => event,
+            Err(error) => {
+                self.stop(WorkerError::Protocol(error.to_string()));
+                return;
+            }
+        };
+        match event {
+            WorkerEvent::Ready { info } => {
+                let previous = self.state.replace(State::Ready(info.clone()));
+                if let State::Starting {
+                    queued,
+                    ready_waiters,
+                } = previous
+                {
+                    for message in &queued {
+                        self.post(message);
+                    }
+                    for waiter in ready_waiters {
+                        let _ = waiter.send(Ok(info.clone()));
+                    }
+                }
+            }
+            WorkerEvent::Reply { id, reply } => self.answer(id, Ok(reply)),
+            WorkerEvent::Failed { id, message } => {
+                self.answer(id, Err(WorkerError::Failed(message)))
+            }
+        }
+    }
+
+    fn answer(&self, id: u32, answer: Answer) {
+        // An answer nobody waits for (its caller was dropped) is simply discarded.
+        if let Some(sender) = self.pending.borrow_mut().remove(&id) {
+            let _ = sender.send(answer);
+        }
+    }
+
+    /// Marks the worker as stopped and fails everything that waits on it.
+    fn stop(&self, error: WorkerError) {
+        let previous = self.state.replace(State::Stopped(error.clone()));
+        if let State::Starting { ready_waiters, .. } = previous {
+            for waiter in ready_waiters {
+                let _ = waiter.send(Err(error.clone()));
+            }
+        }
+        for (_, sender) in self.pending.borrow_mut().drain() {
+            let _ = sender.send(Err(error.clone()));
+        }
+    }
+}
