@@ -5,7 +5,7 @@
 #   scripts/test.sh                 every kind, in this order
 #   scripts/test.sh native          Rust unit and integration tests (cargo test)
 #   scripts/test.sh browser         wasm-bindgen tests in headless Chromium
-#   scripts/test.sh e2e             builds the app, Playwright against it
+#   scripts/test.sh e2e             builds the app (release), Playwright against it
 #   scripts/test.sh lint            rustfmt and clippy (native and wasm32)
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -57,8 +57,9 @@ run_browser() {
 }
 
 run_e2e() {
-  say "Building the app for the end-to-end tests (trunk build)"
-  if ! trunk build --dist "$E2E_DIST" 2>&1 | tee "$LOGS/e2e-build.log"; then
+  # The release build is what users get, wasm-opt included, so that is what is tested.
+  say "Building the app for the end-to-end tests (trunk build --release)"
+  if ! trunk build --release --dist "$E2E_DIST" 2>&1 | tee "$LOGS/e2e-build.log"; then
     record e2e 1 0 0
     return
   fi
