@@ -62,7 +62,7 @@ setup_chromium() {
   fi
   # The driver only drives the browser of its own version.
   local browser driver
-  browser="$(/usr/bin/chromium --version | grep -oE '[0-9]+\.[0-9.]+' | head -1)"
+  browser="$(/usr/bin/chromium --version 2>/dev/null | grep -oE '[0-9]+\.[0-9.]+' | head -1)"
   driver="$(/usr/bin/chromedriver --version | grep -oE '[0-9]+\.[0-9.]+' | head -1)"
   [[ "$browser" == "$driver" ]] ||
     fail "chromium $browser and chromedriver $driver differ: run apt-get install --only-upgrade chromium chromium-driver"
