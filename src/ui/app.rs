@@ -7,6 +7,7 @@ use super::memory::MemoryPage;
 use super::services::Services;
 use super::settings::SettingsPage;
 use super::status_bar::StatusBar;
+use super::update_banner::UpdateBanner;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -24,6 +25,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <div class="shell">
+                <UpdateBanner/>
                 <header class="topbar">
                     <span class="brand">"Casebook"</span>
                     <nav aria-label="Main">

@@ -9,10 +9,15 @@ use crate::core::schema::stores;
 use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
 use crate::web::db::Db;
+use crate::web::pwa::{AppUpdates, UpdateState};
 use crate::web::worker_client::{WorkerClient, WorkerError};
 
 /// Where the worker's loader script is, relative to the document's base URL.
 const WORKER_SCRIPT: &str = "worker_loader.js";
+/// The service worker, relative to the document's base URL.
+const SERVICE_WORKER_SCRIPT: &str = "sw.js";
+/// How often a long-open page asks whether a new version was published.
+const UPDATE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 #[derive(Clone, Debug)]
 pub enum DbState {
@@ -39,6 +44,8 @@ pub struct Services {
     worker: StoredValue<Option<WorkerClient>, LocalStorage>,
     pub worker_state: RwSignal<WorkerState>,
     pub theme: RwSignal<Theme>,
+    updates: StoredValue<Option<AppUpdates>, LocalStorage>,
+    pub update_state: RwSignal<UpdateState>,
 }
 
 impl Services {
@@ -50,10 +57,55 @@ impl Services {
             worker: StoredValue::new_local(None),
             worker_state: RwSignal::new(WorkerState::Starting),
             theme: RwSignal::new(Theme::default()),
+            updates: StoredValue::new_local(None),
+            update_state: RwSignal::new(UpdateState::Current),
         };
         services.start_worker();
         services.open_db();
+        // Debug builds run under `trunk serve`, whose live reload a service worker
+        // would defeat by answering from its cache.
+        if !cfg!(debug_assertions) {
+            services.register_service_worker();
+        }
         services
+    }
+
+    /// Switches to the new version the user was told about (reloads the page).
+    pub fn apply_update(&self) {
+        match self.updates.get_value() {
+            Some(updates) => updates.apply(),
+            None => {
+                let _ = window().location().reload();
+            }
+        }
+    }
+
+    fn register_service_worker(self) {
+        spawn_local(async move {
+            let registered = AppUpdates::register(SERVICE_WORKER_SCRIPT, move |state| {
+                self.update_state.set(state)
+            })
+            .await;
+            match registered {
+                Ok(Some(updates)) => {
+                    self.updates.set_value(Some(updates.clone()));
+                    set_interval(
+                        move || {
+                            let updates = updates.clone();
+                            // Offline or a server hiccup: the next check will retry.
+                            spawn_local(async move {
+                                let _ = updates.check().await;
+                            });
+                        },
+                        UPDATE_CHECK_INTERVAL,
+                    );
+                }
+                Ok(None) => {}
+                Err(error) => leptos::logging::warn!(
+                    "Offline use is unavailable: the service worker did not register ({error})"
+                ),
+            }
+        });
     }
 
     pub fn ready_db(&self) -> Option<Db> {

@@ -2,6 +2,7 @@
 //! carries out lives in `core`.
 
 pub mod db;
+pub mod pwa;
 pub mod worker_client;
 
 use wasm_bindgen::JsValue;

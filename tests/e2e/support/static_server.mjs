@@ -3,7 +3,7 @@
 // fallback, so that /memory or /settings load index.html on a reload.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, join, normalize, relative, resolve } from 'node:path';
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -19,8 +19,12 @@ const MIME = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serveDist(root) {
+/// `options.transform(pathname, body)` may rewrite a file on its way out (e.g. to
+/// publish a "new version" of sw.js while a test runs); it can be changed later
+/// through the returned object.
+export async function serveDist(root, options = {}) {
   const base = resolve(root);
+  const state = { transform: options.transform ?? ((_, body) => body) };
   const server = createServer(async (request, response) => {
     try {
       const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
@@ -41,7 +45,7 @@ export async function serveDist(root) {
         }
         file = join(base, 'index.html');
       }
-      const body = await readFile(file);
+      const body = state.transform(relative(base, file), await readFile(file));
       response.writeHead(200, {
         'content-type': MIME[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-cache',
@@ -55,6 +59,9 @@ export async function serveDist(root) {
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
+    setTransform(transform) {
+      state.transform = transform;
+    },
     close: () => new Promise((done) => server.close(done)),
   };
 }
