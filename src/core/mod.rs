@@ -4,3 +4,4 @@ pub mod memory;
 pub mod protocol;
 pub mod schema;
 pub mod settings;
+pub mod storage;

@@ -8,14 +8,18 @@ use crate::core::protocol::{Reply, Request, WorkerInfo};
 use crate::core::schema::stores;
 use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
+use crate::core::storage::StorageUse;
 use crate::web::db::Db;
 use crate::web::pwa::{AppUpdates, UpdateState};
+use crate::web::storage;
 use crate::web::worker_client::{WorkerClient, WorkerError};
 
 /// Where the worker's loader script is, relative to the document's base URL.
 const WORKER_SCRIPT: &str = "worker_loader.js";
 /// The service worker, relative to the document's base URL.
 const SERVICE_WORKER_SCRIPT: &str = "sw.js";
+/// How often the storage use shown to the user is refreshed.
+const STORAGE_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often a long-open page asks whether a new version was published.
 const UPDATE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
@@ -46,6 +50,10 @@ pub struct Services {
     pub theme: RwSignal<Theme>,
     updates: StoredValue<Option<AppUpdates>, LocalStorage>,
     pub update_state: RwSignal<UpdateState>,
+    /// How much of the browser's storage is used (None until the browser says).
+    pub storage_use: RwSignal<Option<StorageUse>>,
+    /// Whether the browser promised not to evict Casebook's data.
+    pub storage_persistent: RwSignal<Option<bool>>,
 }
 
 impl Services {
@@ -59,6 +67,8 @@ impl Services {
             theme: RwSignal::new(Theme::default()),
             updates: StoredValue::new_local(None),
             update_state: RwSignal::new(UpdateState::Current),
+            storage_use: RwSignal::new(None),
+            storage_persistent: RwSignal::new(None),
         };
         services.start_worker();
         services.open_db();
@@ -163,10 +173,28 @@ impl Services {
                         self.theme.set(theme);
                     }
                     self.db.set(DbState::Ready(db));
+                    self.watch_storage();
                 }
                 Err(error) => self.db.set(DbState::Failed(error.to_string())),
             }
         });
+    }
+
+    /// Asks for persistent storage once, then keeps the usage figures current.
+    fn watch_storage(self) {
+        spawn_local(async move {
+            self.storage_persistent
+                .set(Some(storage::request_persistence().await));
+            self.refresh_storage_use().await;
+        });
+        set_interval(
+            move || spawn_local(async move { self.refresh_storage_use().await }),
+            STORAGE_REFRESH_INTERVAL,
+        );
+    }
+
+    pub async fn refresh_storage_use(&self) {
+        self.storage_use.set(storage::estimate().await);
     }
 }
 

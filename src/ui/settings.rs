@@ -11,6 +11,7 @@ pub fn SettingsPage() -> impl IntoView {
         <section class="page settings" aria-labelledby="settings-title">
             <h1 id="settings-title">"Settings"</h1>
             <AppearanceSettings/>
+            <StorageSettings/>
             <Diagnostics/>
         </section>
     }
@@ -57,6 +58,32 @@ fn AppearanceSettings() -> impl IntoView {
                     Some(Err(error)) => error,
                 }}
             </span>
+        </fieldset>
+    }
+}
+
+#[component]
+fn StorageSettings() -> impl IntoView {
+    let services = expect_context::<Services>();
+    view! {
+        <fieldset class="card">
+            <legend>"Storage"</legend>
+            <dl class="facts">
+                <dt>"Used by Casebook"</dt>
+                <dd data-testid="storage-use">{move || match services.storage_use.get() {
+                    Some(storage_use) => storage_use.summary(),
+                    None => "this browser does not say".to_owned(),
+                }}</dd>
+                <dt>"Protected from clearing"</dt>
+                <dd data-testid="storage-persistent">{move || match services.storage_persistent.get() {
+                    None => "checking…",
+                    Some(true) => "yes: the browser will not delete your memory to free space",
+                    Some(false) => "not yet: the browser may clear it when the disk is full (installing Casebook usually changes that); export regularly",
+                }}</dd>
+            </dl>
+            {move || services.storage_use.get().and_then(|storage_use| storage_use.warning()).map(|warning| view! {
+                <p class="error" role="alert">{warning}</p>
+            })}
         </fieldset>
     }
 }

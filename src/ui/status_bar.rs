@@ -29,6 +29,9 @@ pub fn StatusBar() -> impl IntoView {
             <span data-testid="status-storage" class=move || format!("status {}", storage().0)>
                 {move || storage().1}
             </span>
+            {move || services.storage_use.get().and_then(|storage_use| storage_use.warning()).map(|warning| view! {
+                <span class="status error" data-testid="status-storage-warning">{warning}</span>
+            })}
         </footer>
     }
 }

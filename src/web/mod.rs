@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod pwa;
+pub mod storage;
 pub mod worker_client;
 
 use wasm_bindgen::JsValue;

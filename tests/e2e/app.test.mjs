@@ -89,3 +89,13 @@ test('a setting chosen on one page survives a reload', async () => {
   await page.reload();
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
 });
+
+test('settings show how much storage is used and whether it is protected', async () => {
+  await page.goto(server.url + '/settings');
+  await page.getByTestId('storage-use').getByText(/^\d+(\.\d)? (B|kB|MB|GB) of \d+(\.\d)? (kB|MB|GB|TB) \(\d+%\)$/).waitFor();
+  assert.match(
+    await page.getByTestId('storage-persistent').textContent(),
+    /^(yes: the browser will not delete|not yet: the browser may clear it)/,
+  );
+  assert.equal(await page.getByTestId('status-storage-warning').count(), 0, 'an empty store is not nearly full');
+});
