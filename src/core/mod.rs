@@ -6,3 +6,4 @@ pub mod protocol;
 pub mod schema;
 pub mod settings;
 pub mod storage;
+pub mod vector;

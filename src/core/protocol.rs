@@ -24,6 +24,13 @@ pub struct Envelope {
 pub enum Request {
     /// Asks the worker to describe itself; proves the round trip.
     Ping { text: String },
+    /// Loads the embedding model whose files (`model.json`, `model.onnx`,
+    /// `tokenizer.json`) are under `base_url` (absolute, ending in `/`).
+    LoadModel { base_url: String },
+    /// Embeds texts with the loaded model (waits for a load in progress).
+    Embed { texts: Vec<String> },
+    /// Reports the worker's resource use.
+    Diagnostics,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +40,51 @@ pub enum Reply {
         /// The request's text, echoed so the page can check it got its own answer.
         text: String,
         info: WorkerInfo,
+    },
+    ModelLoaded {
+        model: ModelSummary,
+    },
+    Embeddings {
+        /// The model the vectors belong to; stored with each vector.
+        model_id: String,
+        vectors: Vec<Vec<f32>>,
+    },
+    Diagnostics {
+        /// The size of the worker's WebAssembly memory (model, index, buffers).
+        wasm_memory_bytes: u64,
+    },
+}
+
+/// A loaded embedding model, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub id: String,
+    pub name: String,
+    pub dimension: usize,
+    pub max_length: usize,
+    /// From the request to a usable model.
+    pub load_ms: f64,
+    /// Whether the files came from the browser's cache rather than the network.
+    pub from_cache: bool,
+}
+
+/// Where loading the embedding model stands; sent whenever it changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum ModelStatus {
+    Downloading {
+        file: String,
+        loaded_bytes: u64,
+        /// Unknown when the server sends no length.
+        total_bytes: Option<u64>,
+    },
+    /// Checking the files and preparing the model (the slow, silent part).
+    Preparing,
+    Ready {
+        model: ModelSummary,
+    },
+    Failed {
+        message: String,
     },
 }
 
@@ -64,16 +116,15 @@ pub enum WorkerEvent {
     Reply { id: u32, reply: Reply },
     /// Request `id` failed; `message` is meant for the user.
     Failed { id: u32, message: String },
+    /// The embedding model's loading progressed (not an answer to a request).
+    Model { status: ModelStatus },
 }
 
-/// Answers a request that needs no state. Requests that need the model or the index
-/// are handled by the worker with its state; this is the shared stateless part.
-pub fn answer_stateless(request: &Request) -> Reply {
-    match request {
-        Request::Ping { text } => Reply::Pong {
-            text: text.clone(),
-            info: WorkerInfo::of_this_build(),
-        },
+/// Answers a ping (the one request that needs no worker state).
+pub fn pong(text: &str) -> Reply {
+    Reply::Pong {
+        text: text.to_owned(),
+        info: WorkerInfo::of_this_build(),
     }
 }
 
@@ -83,9 +134,7 @@ mod tests {
 
     #[test]
     fn ping_is_answered_with_the_same_text_and_this_build() {
-        let reply = answer_stateless(&Request::Ping {
-            text: "hello worker".into(),
-        });
+        let reply = pong("hello worker");
         assert_eq!(
             reply,
             Reply::Pong {

@@ -4,11 +4,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::protocol::{Reply, Request, WorkerInfo};
+use crate::core::protocol::{ModelStatus, ModelSummary, WorkerInfo};
 use crate::core::schema::stores;
 use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
 use crate::core::storage::StorageUse;
+use crate::core::vector::dot;
 use crate::web::db::Db;
 use crate::web::pwa::{AppUpdates, UpdateState};
 use crate::web::storage;
@@ -16,6 +17,9 @@ use crate::web::worker_client::{WorkerClient, WorkerError};
 
 /// Where the worker's loader script is, relative to the document's base URL.
 const WORKER_SCRIPT: &str = "worker_loader.js";
+/// The default embedding model's files, relative to the document's base URL
+/// (scripts/setup.sh puts them in public/models/, trunk copies them to dist/).
+const DEFAULT_MODEL: &str = "models/all-minilm-l6-v2/";
 /// The service worker, relative to the document's base URL.
 const SERVICE_WORKER_SCRIPT: &str = "sw.js";
 /// How often the storage use shown to the user is refreshed.
@@ -27,6 +31,16 @@ const UPDATE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 pub enum DbState {
     Opening,
     Ready(Db),
+    Failed(String),
+}
+
+/// The embedding model, as the status bar shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelState {
+    /// Waiting for the worker to start.
+    Waiting,
+    Loading(ModelStatus),
+    Ready(ModelSummary),
     Failed(String),
 }
 
@@ -47,6 +61,7 @@ pub struct Services {
     pub db: RwSignal<DbState, LocalStorage>,
     worker: StoredValue<Option<WorkerClient>, LocalStorage>,
     pub worker_state: RwSignal<WorkerState>,
+    pub model_state: RwSignal<ModelState>,
     pub theme: RwSignal<Theme>,
     updates: StoredValue<Option<AppUpdates>, LocalStorage>,
     pub update_state: RwSignal<UpdateState>,
@@ -64,6 +79,7 @@ impl Services {
             db: RwSignal::new_local(DbState::Opening),
             worker: StoredValue::new_local(None),
             worker_state: RwSignal::new(WorkerState::Starting),
+            model_state: RwSignal::new(ModelState::Waiting),
             theme: RwSignal::new(Theme::default()),
             updates: StoredValue::new_local(None),
             update_state: RwSignal::new(UpdateState::Current),
@@ -125,15 +141,31 @@ impl Services {
         }
     }
 
+    fn worker(&self) -> Result<WorkerClient, WorkerError> {
+        self.worker
+            .get_value()
+            .ok_or_else(|| WorkerError::Start("the worker was not started".into()))
+    }
+
     /// Sends a ping through the worker; returns the echoed text and the round trip.
     pub async fn ping_worker(&self, text: String) -> Result<(String, f64), WorkerError> {
-        let worker = self
-            .worker
-            .get_value()
-            .ok_or_else(|| WorkerError::Start("the worker was not started".into()))?;
         let started = now_ms();
-        match worker.request(Request::Ping { text }).await? {
-            Reply::Pong { text, .. } => Ok((text, now_ms() - started)),
+        let echo = self.worker()?.ping(text).await?;
+        Ok((echo, now_ms() - started))
+    }
+
+    /// How similar two texts are to the embedding model (cosine, -1 to 1), and how
+    /// long embedding both took.
+    pub async fn compare_texts(
+        &self,
+        first: String,
+        second: String,
+    ) -> Result<(f32, f64), WorkerError> {
+        let started = now_ms();
+        let (_, vectors) = self.worker()?.embed(vec![first, second]).await?;
+        match vectors.as_slice() {
+            [a, b] => Ok((dot(a, b), now_ms() - started)),
+            _ => Err(WorkerError::Protocol("expected two vectors".into())),
         }
     }
 
@@ -147,6 +179,14 @@ impl Services {
             }
         };
         self.worker.set_value(Some(worker.clone()));
+        let model_state = self.model_state;
+        worker.on_model_status(move |status| {
+            model_state.set(match status {
+                ModelStatus::Ready { model } => ModelState::Ready(model),
+                ModelStatus::Failed { message } => ModelState::Failed(message),
+                loading => ModelState::Loading(loading),
+            })
+        });
         spawn_local(async move {
             let result = async {
                 let info = worker.ready().await?;
@@ -157,9 +197,30 @@ impl Services {
                 })
             }
             .await;
+            let ready = result.is_ok();
             self.worker_state
                 .set(result.unwrap_or_else(|error| WorkerState::Failed(error.to_string())));
+            if ready {
+                self.load_model(worker, DEFAULT_MODEL).await;
+            }
         });
+    }
+
+    async fn load_model(self, worker: WorkerClient, relative_url: &str) {
+        let base_url = match absolute_url(relative_url) {
+            Ok(url) => url,
+            Err(error) => {
+                self.model_state.set(ModelState::Failed(error));
+                return;
+            }
+        };
+        // Progress and the outcome arrive as status events; a failure is also
+        // reported here in case the worker died before it could send one.
+        if let Err(error) = worker.load_model(base_url).await {
+            if !matches!(self.model_state.get_untracked(), ModelState::Failed(_)) {
+                self.model_state.set(ModelState::Failed(error.to_string()));
+            }
+        }
     }
 
     fn open_db(self) {
@@ -203,4 +264,17 @@ pub fn now_ms() -> f64 {
     web_sys::window()
         .and_then(|window| window.performance())
         .map_or(0.0, |performance| performance.now())
+}
+
+/// Resolves `relative` against the document's base URL (the worker needs absolute
+/// URLs: its own base is its script's location).
+fn absolute_url(relative: &str) -> Result<String, String> {
+    let base = document()
+        .base_uri()
+        .ok()
+        .flatten()
+        .ok_or_else(|| "the page has no base URL".to_owned())?;
+    web_sys::Url::new_with_base(relative, &base)
+        .map(|url| url.href())
+        .map_err(|error| crate::web::js_error_text(&error))
 }

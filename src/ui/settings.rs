@@ -13,6 +13,7 @@ pub fn SettingsPage() -> impl IntoView {
             <AppearanceSettings/>
             <StorageSettings/>
             <Diagnostics/>
+            <CompareTexts/>
         </section>
     }
 }
@@ -145,6 +146,52 @@ fn Diagnostics() -> impl IntoView {
                 <button type="submit" disabled=move || pinging.get()>"Send"</button>
             </form>
             <p data-testid="ping-result" role="status">{move || match ping_result.get() {
+                None => String::new(),
+                Some(Ok(text)) | Some(Err(text)) => text,
+            }}</p>
+        </fieldset>
+    }
+}
+
+/// Lets the user see the embedding model at work: how similar two texts are to it.
+#[component]
+fn CompareTexts() -> impl IntoView {
+    let services = expect_context::<Services>();
+    let first = RwSignal::new("How do I reset my password?".to_owned());
+    let second = RwSignal::new("Steps to recover a forgotten account password".to_owned());
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let compare = move || {
+        busy.set(true);
+        let (a, b) = (first.get_untracked(), second.get_untracked());
+        spawn_local(async move {
+            let outcome = services
+                .compare_texts(a, b)
+                .await
+                .map(|(similarity, took)| {
+                    format!("Similarity {similarity:.3} (embedded in {took:.0} ms)")
+                })
+                .map_err(|error| error.to_string());
+            result.set(Some(outcome));
+            busy.set(false);
+        });
+    };
+    view! {
+        <fieldset class="card">
+            <legend>"Embedding model"</legend>
+            <p class="hint">"Memories are found by meaning: compare two texts the way retrieval does."</p>
+            <form class="stacked" on:submit=move |event| {
+                event.prevent_default();
+                compare();
+            }>
+                <label for="compare-first">"First text"</label>
+                <input id="compare-first" type="text" bind:value=first/>
+                <label for="compare-second">"Second text"</label>
+                <input id="compare-second" type="text" bind:value=second/>
+                <button type="submit" disabled=move || busy.get()>"Compare"</button>
+            </form>
+            <p data-testid="compare-result" role="status">{move || match result.get() {
+                _ if busy.get() => "Comparing…".to_owned(),
                 None => String::new(),
                 Some(Ok(text)) | Some(Err(text)) => text,
             }}</p>

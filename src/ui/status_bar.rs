@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 
-use super::services::{DbState, Services, WorkerState};
+use super::services::{DbState, ModelState, Services, WorkerState};
+use crate::core::protocol::ModelStatus;
+use crate::core::storage::format_bytes;
 
 /// The strip at the bottom of every page: what the background machinery is doing.
 #[component]
@@ -15,6 +17,51 @@ pub fn StatusBar() -> impl IntoView {
         ),
         WorkerState::Failed(error) => ("error", format!("Worker: {error}")),
     };
+    let model = move || match services.model_state.get() {
+        ModelState::Waiting => ("busy", "Model: waiting for the worker…".to_owned()),
+        ModelState::Loading(ModelStatus::Downloading {
+            file,
+            loaded_bytes,
+            total_bytes,
+        }) => (
+            "busy",
+            match total_bytes {
+                Some(total) if total > 0 => format!(
+                    "Model: downloading {file} {:.0}% ({} of {})",
+                    loaded_bytes as f64 * 100.0 / total as f64,
+                    format_bytes(loaded_bytes as f64),
+                    format_bytes(total as f64)
+                ),
+                _ => format!(
+                    "Model: downloading {file} ({})",
+                    format_bytes(loaded_bytes as f64)
+                ),
+            },
+        ),
+        ModelState::Loading(_) => ("busy", "Model: preparing…".to_owned()),
+        ModelState::Ready(model) => (
+            "ok",
+            format!(
+                "Model: {} ready in {:.1} s{}",
+                model.name,
+                model.load_ms / 1000.0,
+                if model.from_cache {
+                    " (from cache)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        ModelState::Failed(error) => ("error", format!("Model: {error}")),
+    };
+    let download_fraction = move || match services.model_state.get() {
+        ModelState::Loading(ModelStatus::Downloading {
+            loaded_bytes,
+            total_bytes: Some(total),
+            ..
+        }) if total > 0 => Some(loaded_bytes as f64 / total as f64),
+        _ => None,
+    };
     let storage = move || match services.db.get() {
         DbState::Opening => ("busy", "Storage: opening…".to_owned()),
         DbState::Ready(db) => ("ok", format!("Storage: ready (schema v{})", db.version())),
@@ -25,6 +72,12 @@ pub fn StatusBar() -> impl IntoView {
         <footer class="status-bar" role="status" aria-live="polite">
             <span data-testid="status-worker" class=move || format!("status {}", worker().0)>
                 {move || worker().1}
+            </span>
+            <span data-testid="status-model" class=move || format!("status {}", model().0)>
+                {move || model().1}
+                {move || download_fraction().map(|fraction| view! {
+                    <progress class="inline-progress" max="1" value=fraction aria-label="Model download"></progress>
+                })}
             </span>
             <span data-testid="status-storage" class=move || format!("status {}", storage().0)>
                 {move || storage().1}

@@ -2,6 +2,7 @@
 //! carries out lives in `core`.
 
 pub mod db;
+pub mod model_files;
 pub mod pwa;
 pub mod storage;
 pub mod worker_client;

@@ -10,7 +10,9 @@ use thiserror::Error;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::core::protocol::{Envelope, Reply, Request, WorkerEvent, WorkerInfo};
+use crate::core::protocol::{
+    Envelope, ModelStatus, ModelSummary, Reply, Request, WorkerEvent, WorkerInfo,
+};
 
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum WorkerError {
@@ -25,6 +27,7 @@ pub enum WorkerError {
 }
 
 type Answer = Result<Reply, WorkerError>;
+type ModelListener = Box<dyn Fn(ModelStatus)>;
 
 enum State {
     /// Started but not yet ready: requests wait here, in order.
@@ -41,6 +44,7 @@ struct Shared {
     next_id: Cell<u32>,
     pending: RefCell<HashMap<u32, oneshot::Sender<Answer>>>,
     state: RefCell<State>,
+    model_listener: RefCell<Option<ModelListener>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -97,6 +101,7 @@ impl WorkerClient {
                     queued: Vec::new(),
                     ready_waiters: Vec::new(),
                 }),
+                model_listener: RefCell::new(None),
                 _on_message: on_message,
                 _on_error: on_error,
             }
@@ -123,8 +128,37 @@ impl WorkerClient {
             .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
     }
 
+    /// Calls `listener` with every change in the embedding model's loading.
+    pub fn on_model_status(&self, listener: impl Fn(ModelStatus) + 'static) {
+        *self.0.model_listener.borrow_mut() = Some(Box::new(listener));
+    }
+
+    /// Sends a ping; returns the echoed text.
+    pub async fn ping(&self, text: String) -> Result<String, WorkerError> {
+        match self.request(Request::Ping { text }).await? {
+            Reply::Pong { text, .. } => Ok(text),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Loads (or finds loaded) the model under `base_url`.
+    pub async fn load_model(&self, base_url: String) -> Result<ModelSummary, WorkerError> {
+        match self.request(Request::LoadModel { base_url }).await? {
+            Reply::ModelLoaded { model } => Ok(model),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Embeds `texts`; returns the model id and one vector per text.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<(String, Vec<Vec<f32>>), WorkerError> {
+        match self.request(Request::Embed { texts }).await? {
+            Reply::Embeddings { model_id, vectors } => Ok((model_id, vectors)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Sends `request` and waits for its answer.
-    pub async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
+    async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
         let id = self.0.next_id.get();
         self.0.next_id.set(id.wrapping_add(1).max(1));
         let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
@@ -146,6 +180,10 @@ impl WorkerClient {
             .await
             .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
     }
+}
+
+fn unexpected(reply: &Reply) -> WorkerError {
+    WorkerError::Protocol(format!("an unexpected answer: {reply:?}"))
 }
 
 impl Shared {
@@ -182,6 +220,11 @@ impl Shared {
             WorkerEvent::Reply { id, reply } => self.answer(id, Ok(reply)),
             WorkerEvent::Failed { id, message } => {
                 self.answer(id, Err(WorkerError::Failed(message)))
+            }
+            WorkerEvent::Model { status } => {
+                if let Some(listener) = &*self.model_listener.borrow() {
+                    listener(status);
+                }
             }
         }
     }
