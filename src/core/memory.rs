@@ -175,6 +175,20 @@ impl Memory {
     pub fn outcome(&self) -> Option<Outcome> {
         self.case.as_ref().map(|case| case.outcome)
     }
+
+    /// What keyword search looks through: the text, and for a case its answer and
+    /// correction too (error codes and names often appear only there).
+    pub fn keyword_text(&self) -> String {
+        match &self.case {
+            None => self.text.clone(),
+            Some(case) => [
+                self.text.as_str(),
+                case.answer.as_str(),
+                case.correction.as_deref().unwrap_or(""),
+            ]
+            .join("\n"),
+        }
+    }
 }
 
 /// Who or what changed a memory.

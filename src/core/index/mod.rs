@@ -1,0 +1,672 @@
+//! The vector index: exact search while the case bank is small, an HNSW graph
+//! (instant-distance) once it is large, kept current between rebuilds.
+//!
+//! instant-distance builds a graph once and cannot insert or delete. So the index
+//! is a *snapshot* (a table of vectors, and a graph over it when worth having)
+//! plus a *buffer* of vectors added since, searched exactly, plus tombstones for
+//! snapshot rows deleted or edited since. When the buffer or the tombstones grow,
+//! [`VectorIndex::needs_rebuild`] says so; the rebuild ([`build_snapshot`]) is a
+//! pure function of [`RebuildInput`], so it can run in another worker while this
+//! index keeps answering, and [`VectorIndex::install`] reconciles what changed in
+//! the meantime.
+//!
+//! Every vector carries a *version* (the memory revision it was computed from), so
+//! a snapshot saved earlier can be matched against the vectors stored now: a row
+//! whose memory was deleted or re-embedded since is simply dead.
+
+mod table;
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use instant_distance::{Hnsw, Search};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::core::memory::MemoryId;
+use crate::core::vector::dot;
+
+pub use table::{with_table, GraphPoint, VectorTable};
+
+/// The memory revision a vector was computed from.
+pub type Version = u32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IndexError {
+    #[error("a vector has {found} dimensions; this index holds {expected}")]
+    WrongDimension { expected: usize, found: usize },
+    #[error("a vector contains a value that is not a finite number")]
+    NotFinite,
+    #[error("the saved index snapshot cannot be read: {0}")]
+    BadSnapshot(String),
+}
+
+/// Tuning, chosen by measurement (see `scripts/bench.sh index`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexConfig {
+    /// Below this many live vectors, exact search is used (it is as fast and exact).
+    pub exact_below: usize,
+    /// A rebuild is due once this many vectors wait in the exact buffer...
+    pub rebuild_after: usize,
+    /// ...or once this share of the snapshot's rows is dead.
+    pub dead_fraction: f32,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+    /// instant-distance is always seeded: builds are reproducible.
+    pub seed: u64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> IndexConfig {
+        IndexConfig {
+            exact_below: 20_000,
+            rebuild_after: 5_000,
+            dead_fraction: 0.2,
+            ef_construction: 64,
+            ef_search: 64,
+            seed: 0x0ca5_eb00,
+        }
+    }
+}
+
+/// A search result: a memory and its cosine similarity to the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: MemoryId,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Snapshot(u32),
+    Buffer(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    version: Version,
+    place: Place,
+}
+
+struct Snapshot {
+    table: Arc<VectorTable>,
+    ids: Vec<MemoryId>,
+    live: Vec<bool>,
+    live_count: usize,
+    graph: Option<Hnsw<GraphPoint>>,
+}
+
+impl Snapshot {
+    fn empty(dimension: usize) -> Snapshot {
+        Snapshot {
+            table: Arc::new(VectorTable::new(dimension)),
+            ids: Vec::new(),
+            live: Vec::new(),
+            live_count: 0,
+            graph: None,
+        }
+    }
+
+    fn kill(&mut self, row: u32) {
+        if std::mem::replace(&mut self.live[row as usize], false) {
+            self.live_count -= 1;
+        }
+    }
+}
+
+/// The vectors a rebuild starts from: every live vector at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RebuildInput {
+    pub dimension: usize,
+    pub ids: Vec<MemoryId>,
+    pub versions: Vec<Version>,
+    /// Row after row, `dimension` values each.
+    pub values: Vec<f32>,
+}
+
+/// What is saved of a snapshot: which (memory, version) each row holds and the
+/// graph, but not the vectors (they are in the vectors store already).
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedSnapshot {
+    dimension: usize,
+    ids: Vec<MemoryId>,
+    versions: Vec<Version>,
+    /// The postcard-encoded graph, read against a table built from `ids`.
+    graph: Option<Vec<u8>>,
+}
+
+/// A built snapshot, ready to install or save.
+pub struct BuiltSnapshot {
+    input: RebuildInput,
+    graph: Option<Hnsw<GraphPoint>>,
+}
+
+impl BuiltSnapshot {
+    /// The snapshot's saved form (for IndexedDB).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let graph = self
+            .graph
+            .as_ref()
+            .map(|graph| postcard::to_allocvec(graph).expect("graph rows always serialise"));
+        let saved = SavedSnapshot {
+            dimension: self.input.dimension,
+            ids: self.input.ids.clone(),
+            versions: self.input.versions.clone(),
+            graph,
+        };
+        postcard::to_allocvec(&saved).expect("a snapshot always serialises")
+    }
+
+    /// Reads a snapshot saved by [`BuiltSnapshot::to_bytes`] against `input`,
+    /// the vectors it was built from (in its row order).
+    pub fn from_bytes(bytes: &[u8], input: RebuildInput) -> Result<BuiltSnapshot, IndexError> {
+        let saved: SavedSnapshot = postcard::from_bytes(bytes)
+            .map_err(|error| IndexError::BadSnapshot(error.to_string()))?;
+        if saved.ids != input.ids || saved.versions != input.versions {
+            return Err(IndexError::BadSnapshot(
+                "its rows do not match the vectors given".into(),
+            ));
+        }
+        let table = Arc::new(VectorTable::from_values(
+            input.dimension,
+            input.values.clone(),
+        ));
+        let graph = saved
+            .graph
+            .map(|bytes| {
+                with_table(table, || postcard::from_bytes::<Hnsw<GraphPoint>>(&bytes))
+                    .map_err(|error| IndexError::BadSnapshot(error.to_string()))
+            })
+            .transpose()?;
+        Ok(BuiltSnapshot { input, graph })
+    }
+
+    pub fn len(&self) -> usize {
+        self.input.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.input.ids.is_empty()
+    }
+
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+}
+
+/// Builds a snapshot (and its graph, if it has enough rows to be worth one). Slow
+/// for large inputs: run it where it blocks nothing (a separate worker).
+pub fn build_snapshot(input: RebuildInput, config: &IndexConfig) -> BuiltSnapshot {
+    let graph = (input.ids.len() >= config.exact_below).then(|| {
+        let table = Arc::new(VectorTable::from_values(
+            input.dimension,
+            input.values.clone(),
+        ));
+        let points = (0..input.ids.len() as u32)
+            .map(|row| GraphPoint::Row {
+                table: table.clone(),
+                row,
+            })
+            .collect();
+        instant_distance::Builder::default()
+            .seed(config.seed)
+            .ef_construction(config.ef_construction)
+            .ef_search(config.ef_search)
+            .build_hnsw(points)
+            .0
+    });
+    BuiltSnapshot { input, graph }
+}
+
+/// What a load found, for the status bar and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadReport {
+    /// Vectors found in the saved snapshot, current, with its graph.
+    pub from_snapshot: usize,
+    /// Vectors not in the snapshot (newer), searched exactly until the next rebuild.
+    pub buffered: usize,
+    /// Snapshot rows whose memory was deleted or re-embedded since it was saved.
+    pub stale_rows: usize,
+}
+
+pub struct VectorIndex {
+    config: IndexConfig,
+    dimension: usize,
+    snapshot: Snapshot,
+    buffer: VectorTable,
+    buffer_ids: Vec<MemoryId>,
+    buffer_versions: Vec<Version>,
+    entries: HashMap<MemoryId, Entry>,
+}
+
+/// The k best (score, id) pairs seen so far.
+struct TopK<'a> {
+    k: usize,
+    heap: BinaryHeap<Candidate<'a>>,
+}
+
+struct Candidate<'a> {
+    score: f32,
+    id: &'a MemoryId,
+}
+
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate<'_> {}
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate<'_> {
+    /// Reversed, so the heap's top is the worst kept candidate; ties by id keep
+    /// results deterministic.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.id.cmp(other.id))
+    }
+}
+
+impl<'a> TopK<'a> {
+    fn new(k: usize) -> TopK<'a> {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    fn offer(&mut self, score: f32, id: &'a MemoryId) {
+        if self.k == 0 {
+            return;
+        }
+        if self.heap.len() < self.k {
+            self.heap.push(Candidate { score, id });
+        } else if let Some(worst) = self.heap.peek() {
+            let candidate = Candidate { score, id };
+            if candidate < *worst {
+                self.heap.pop();
+                self.heap.push(candidate);
+            }
+        }
+    }
+
+    fn into_hits(self) -> Vec<Hit> {
+        let mut candidates = self.heap.into_vec();
+        candidates.sort();
+        candidates
+            .into_iter()
+            .map(|candidate| Hit {
+                id: candidate.id.clone(),
+                score: candidate.score,
+            })
+            .collect()
+    }
+}
+
+impl VectorIndex {
+    pub fn new(dimension: usize, config: IndexConfig) -> VectorIndex {
+        VectorIndex {
+            config,
+            dimension,
+            snapshot: Snapshot::empty(dimension),
+            buffer: VectorTable::new(dimension),
+            buffer_ids: Vec::new(),
+            buffer_versions: Vec::new(),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// Restores an index from a saved snapshot (if any) and the current vectors.
+    /// Snapshot rows whose (memory, version) is no longer current are dead; current
+    /// vectors the snapshot does not hold go to the buffer. A snapshot that cannot
+    /// be read is ignored (everything goes to the buffer; a rebuild will follow).
+    pub fn load(
+        dimension: usize,
+        config: IndexConfig,
+        saved_snapshot: Option<&[u8]>,
+        vectors: impl IntoIterator<Item = (MemoryId, Version, Vec<f32>)>,
+    ) -> Result<(VectorIndex, LoadReport), IndexError> {
+        let mut current: HashMap<MemoryId, (Version, Vec<f32>)> = HashMap::new();
+        for (id, version, vector) in vectors {
+            check_vector(dimension, &vector)?;
+            current.insert(id, (version, vector));
+        }
+        let mut index = VectorIndex::new(dimension, config);
+        let mut report = LoadReport::default();
+        let saved = saved_snapshot
+            .and_then(|bytes| postcard::from_bytes::<SavedSnapshot>(bytes).ok())
+            .filter(|saved| {
+                saved.dimension == dimension && saved.ids.len() == saved.versions.len()
+            });
+        if let Some(saved) = saved {
+            let mut values = Vec::with_capacity(saved.ids.len() * dimension);
+            let mut live = Vec::with_capacity(saved.ids.len());
+            for (id, version) in saved.ids.iter().zip(&saved.versions) {
+                match current.get(id) {
+                    Some((current_version, vector)) if current_version == version => {
+                        values.extend_from_slice(vector);
+                        live.push(true);
+                    }
+                    // The row stays in the graph (it links others) but is never returned.
+                    _ => {
+                        values.extend(std::iter::repeat_n(0.0, dimension));
+                        live.push(false);
+                    }
+                }
+            }
+            let table = Arc::new(VectorTable::from_values(dimension, values));
+            let graph = match saved.graph {
+                Some(bytes) => with_table(table.clone(), || {
+                    postcard::from_bytes::<Hnsw<GraphPoint>>(&bytes).ok()
+                }),
+                None => None,
+            };
+            for (row, (id, version)) in saved.ids.iter().zip(&saved.versions).enumerate() {
+                if live[row] {
+                    current.remove(id);
+                    index.entries.insert(
+                        id.clone(),
+                        Entry {
+                            version: *version,
+                            place: Place::Snapshot(row as u32),
+                        },
+                    );
+                }
+            }
+            let live_count = live.iter().filter(|&&alive| alive).count();
+            report.from_snapshot = live_count;
+            report.stale_rows = live.len() - live_count;
+            index.snapshot = Snapshot {
+                table,
+                ids: saved.ids,
+                live,
+                live_count,
+                graph,
+            };
+        }
+        report.buffered = current.len();
+        let mut rest: Vec<_> = current.into_iter().collect();
+        // Deterministic buffer order whatever the store returned first.
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, (version, vector)) in rest {
+            index.push_to_buffer(id, version, &vector);
+        }
+        Ok((index, report))
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    pub fn config(&self) -> &IndexConfig {
+        &self.config
+    }
+
+    /// The number of live vectors.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, id: &MemoryId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// The version of the vector held for `id`.
+    pub fn version(&self, id: &MemoryId) -> Option<Version> {
+        self.entries.get(id).map(|entry| entry.version)
+    }
+
+    /// The vector held for `id`.
+    pub fn vector(&self, id: &MemoryId) -> Option<&[f32]> {
+        self.entries.get(id).map(|entry| match entry.place {
+            Place::Snapshot(row) => self.snapshot.table.row(row as usize),
+            Place::Buffer(row) => self.buffer.row(row as usize),
+        })
+    }
+
+    /// Vectors waiting in the exact buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer_ids.len()
+    }
+
+    /// Whether the snapshot has a graph (searches use it).
+    pub fn has_graph(&self) -> bool {
+        self.snapshot.graph.is_some()
+    }
+
+    /// Adds or replaces the vector of `id`.
+    pub fn insert(
+        &mut self,
+        id: MemoryId,
+        version: Version,
+        vector: &[f32],
+    ) -> Result<(), IndexError> {
+        check_vector(self.dimension, vector)?;
+        self.remove(&id);
+        self.push_to_buffer(id, version, vector);
+        Ok(())
+    }
+
+    fn push_to_buffer(&mut self, id: MemoryId, version: Version, vector: &[f32]) {
+        let row = self.buffer_ids.len() as u32;
+        self.buffer.push(vector);
+        self.buffer_ids.push(id.clone());
+        self.buffer_versions.push(version);
+        self.entries.insert(
+            id,
+            Entry {
+                version,
+                place: Place::Buffer(row),
+            },
+        );
+    }
+
+    /// Removes the vector of `id`; returns whether there was one.
+    pub fn remove(&mut self, id: &MemoryId) -> bool {
+        let Some(entry) = self.entries.remove(id) else {
+            return false;
+        };
+        match entry.place {
+            Place::Snapshot(row) => self.snapshot.kill(row),
+            Place::Buffer(row) => self.remove_buffer_row(row),
+        }
+        true
+    }
+
+    fn remove_buffer_row(&mut self, row: u32) {
+        let last = self.buffer_ids.len() as u32 - 1;
+        self.buffer.swap_remove(row as usize);
+        self.buffer_ids.swap_remove(row as usize);
+        self.buffer_versions.swap_remove(row as usize);
+        if row != last {
+            let moved = &self.buffer_ids[row as usize];
+            if let Some(entry) = self.entries.get_mut(moved) {
+                entry.place = Place::Buffer(row);
+            }
+        }
+    }
+
+    /// The `k` vectors most similar to `query` among those `allow` accepts, best
+    /// first. Exact below [`IndexConfig::exact_below`] live vectors; above, the
+    /// graph answers for the snapshot, falling back to an exact scan when the
+    /// filter leaves it fewer than `k` results.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: &dyn Fn(&MemoryId) -> bool,
+    ) -> Result<Vec<Hit>, IndexError> {
+        check_vector(self.dimension, query)?;
+        let mut top = TopK::new(k);
+        for (row, id) in self.buffer_ids.iter().enumerate() {
+            if allow(id) {
+                top.offer(dot(query, self.buffer.row(row)), id);
+            }
+        }
+        let use_graph = self.len() >= self.config.exact_below;
+        let graph_hits = match (&self.snapshot.graph, use_graph) {
+            (Some(graph), true) => self.search_graph(graph, query, k, allow),
+            _ => None,
+        };
+        match graph_hits {
+            Some(hits) => {
+                for (score, row) in hits {
+                    top.offer(score, &self.snapshot.ids[row as usize]);
+                }
+            }
+            None => {
+                for (row, id) in self.snapshot.ids.iter().enumerate() {
+                    if self.snapshot.live[row] && allow(id) {
+                        top.offer(dot(query, self.snapshot.table.row(row)), id);
+                    }
+                }
+            }
+        }
+        Ok(top.into_hits())
+    }
+
+    /// The graph's candidates that are live and allowed; `None` when there are
+    /// fewer than `k` of them (then an exact scan must answer).
+    fn search_graph(
+        &self,
+        graph: &Hnsw<GraphPoint>,
+        query: &[f32],
+        k: usize,
+        allow: &dyn Fn(&MemoryId) -> bool,
+    ) -> Option<Vec<(f32, u32)>> {
+        let mut search = Search::default();
+        let point = GraphPoint::Query(Arc::from(query));
+        let hits: Vec<(f32, u32)> = graph
+            .search(&point, &mut search)
+            .filter_map(|item| {
+                let row = item.point.row()?;
+                (self.snapshot.live[row as usize] && allow(&self.snapshot.ids[row as usize]))
+                    .then_some((1.0 - item.distance, row))
+            })
+            .collect();
+        let wanted = k.min(self.snapshot.live_count);
+        (hits.len() >= wanted).then_some(hits)
+    }
+
+    /// Whether a rebuild would now pay off: the index is large enough for a graph
+    /// and has none, or the buffer or the dead rows have grown.
+    pub fn needs_rebuild(&self) -> bool {
+        if self.len() < self.config.exact_below {
+            return false;
+        }
+        let dead = self.snapshot.ids.len() - self.snapshot.live_count;
+        self.snapshot.graph.is_none()
+            || self.buffered() >= self.config.rebuild_after
+            || dead as f32 > self.config.dead_fraction * self.snapshot.ids.len() as f32
+    }
+
+    /// Every live vector, in id order: the input of [`build_snapshot`].
+    pub fn rebuild_input(&self) -> RebuildInput {
+        let mut ids: Vec<&MemoryId> = self.entries.keys().collect();
+        ids.sort();
+        let mut values = Vec::with_capacity(ids.len() * self.dimension);
+        let mut versions = Vec::with_capacity(ids.len());
+        for id in &ids {
+            values.extend_from_slice(self.vector(id).expect("listed ids are live"));
+            versions.push(self.entries[*id].version);
+        }
+        RebuildInput {
+            dimension: self.dimension,
+            ids: ids.into_iter().cloned().collect(),
+            versions,
+            values,
+        }
+    }
+
+    /// Replaces the snapshot with `built`. Vectors that changed or appeared since
+    /// its input was taken stay in (or move to) the buffer; deleted ones stay dead.
+    pub fn install(&mut self, built: BuiltSnapshot) {
+        let BuiltSnapshot { input, graph } = built;
+        let table = Arc::new(VectorTable::from_values(input.dimension, input.values));
+        let mut live = vec![false; input.ids.len()];
+        let mut moved: Vec<(MemoryId, Version, Place)> = Vec::new();
+        for (row, (id, version)) in input.ids.iter().zip(&input.versions).enumerate() {
+            if let Some(entry) = self.entries.get(id) {
+                if entry.version == *version {
+                    live[row] = true;
+                    moved.push((id.clone(), *version, entry.place));
+                }
+            }
+        }
+        // Everything still in the old snapshot and not carried over must survive in
+        // the buffer (it changed after the rebuild's input was taken).
+        let old = std::mem::replace(
+            &mut self.snapshot,
+            Snapshot {
+                live_count: live.iter().filter(|&&alive| alive).count(),
+                table,
+                ids: input.ids,
+                live,
+                graph,
+            },
+        );
+        let carried: std::collections::HashSet<&MemoryId> =
+            moved.iter().map(|(id, _, _)| id).collect();
+        let stranded: Vec<(MemoryId, Version, Vec<f32>)> = self
+            .entries
+            .iter()
+            .filter_map(|(id, entry)| match entry.place {
+                Place::Snapshot(row) if !carried.contains(id) => Some((
+                    id.clone(),
+                    entry.version,
+                    old.table.row(row as usize).to_vec(),
+                )),
+                _ => None,
+            })
+            .collect();
+        // Buffer rows now in the snapshot leave the buffer (highest row first, so
+        // swap_remove never moves a row that is still to be removed).
+        let mut buffer_rows: Vec<u32> = moved
+            .iter()
+            .filter_map(|(_, _, place)| match place {
+                Place::Buffer(row) => Some(*row),
+                Place::Snapshot(_) => None,
+            })
+            .collect();
+        buffer_rows.sort_unstable_by(|a, b| b.cmp(a));
+        for row in buffer_rows {
+            self.remove_buffer_row(row);
+        }
+        for (row, id) in self.snapshot.ids.iter().enumerate() {
+            if self.snapshot.live[row] {
+                if let Some(entry) = self.entries.get_mut(id) {
+                    entry.place = Place::Snapshot(row as u32);
+                }
+            }
+        }
+        for (id, version, vector) in stranded {
+            self.push_to_buffer(id, version, &vector);
+        }
+    }
+}
+
+fn check_vector(dimension: usize, vector: &[f32]) -> Result<(), IndexError> {
+    if vector.len() != dimension {
+        return Err(IndexError::WrongDimension {
+            expected: dimension,
+            found: vector.len(),
+        });
+    }
+    if !vector.iter().all(|value| value.is_finite()) {
+        return Err(IndexError::NotFinite);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
