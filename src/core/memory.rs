@@ -142,6 +142,15 @@ pub struct Memory {
     /// How many prompts this memory has been put into.
     #[serde(default)]
     pub use_count: u32,
+    /// How often an answer cited it and was then marked "worked"...
+    #[serde(default)]
+    pub cited_worked: u32,
+    /// ...or "did not work": what the learned reranker learns from.
+    #[serde(default)]
+    pub cited_did_not_work: u32,
+    /// Set while the memory is in the trash: kept (and restorable), never retrieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<Millis>,
     /// Starts at 1 and counts every change; older states are kept as [`Revision`]s.
     pub revision: u32,
 }
@@ -167,6 +176,9 @@ impl Memory {
             updated_at: now,
             last_used_at: None,
             use_count: 0,
+            cited_worked: 0,
+            cited_did_not_work: 0,
+            trashed_at: None,
             revision: 1,
         }
     }

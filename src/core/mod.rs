@@ -1,7 +1,10 @@
 //! Pure logic: no browser APIs, so everything here runs and is tested natively.
 
+pub mod assistant;
 pub mod bank;
+pub mod conversation;
 pub mod embed;
+pub mod eval;
 pub mod index;
 pub mod keyword;
 pub mod memory;
