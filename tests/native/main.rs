@@ -2,5 +2,6 @@
 //! and the reference data in ../shared.
 
 mod embedding;
+mod scifact;
 mod sts;
 mod support;
