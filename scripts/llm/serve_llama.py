@@ -35,7 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cors-origins",
         default="localhost",
-        help="'localhost' reflects the Origin of pages on localhost, 127.0.0.1 or [::1], any port"
+        help="'localhost' reflects the Origin of pages on localhost or 127.0.0.1, any port"
         " (default); '*' allows every origin; otherwise one literal origin",
     )
     parser.add_argument("--n-ctx", type=int, default=4096, help="context length in tokens")

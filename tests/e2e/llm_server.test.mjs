@@ -416,6 +416,7 @@ test('mistakes in a script are reported at once', () => {
   assert.throws(() => llm.script({ txt: 'typo' }), /unknown reply field\(s\) txt/);
   assert.throws(() => llm.script('text'), /a reply is an object or a function/);
   assert.throws(() => llm.configure({ cors: 'maybe' }), /cors must be/);
+  assert.throws(() => llm.configure({ apikey: 'k' }), /unknown option\(s\) apikey/);
 });
 
 test('long texts are grouped into a bounded number of deltas without losing a character', () => {

@@ -8,6 +8,7 @@
 //   llm.script({ text: 'Hello [M1]' }, { status: 429 }, (request) => ({ echoPrompt: true }));
 //   // ... the app calls llm.url + '/v1/chat/completions' or llm.url + '/v1/messages' ...
 //   llm.requests  // [{ method, path, headers, body, raw, time }], oldest first
+//   llm.configure({ cors: 'refuse' });  // change any start option for the next requests
 //   llm.reset();  // forget requests and script, restore the options given at start
 //   await llm.close();
 //
@@ -34,8 +35,9 @@ const REPLY_KEYS = new Set([
 /// Starts the server. Options (all can be changed later with `configure`):
 /// - port: 0 picks a free port;
 /// - apiKey: when set, requests without this key get the provider's 401;
-/// - cors: 'allow' (echo the Origin, as providers that support browsers do) or 'refuse'
-///   (no CORS headers at all, so the browser blocks the call);
+/// - cors: 'allow' (answer preflights for the requested headers and let the page read the
+///   response, as providers that support browsers do) or 'refuse' (no CORS headers at all,
+///   so the browser blocks the call);
 /// - anthropicBrowserHeader: like Anthropic, refuse browser calls (those with an Origin) that
 ///   lack `anthropic-dangerous-direct-browser-access: true` (default true);
 /// - defaultReply: the reply when the script is empty (an object or a function of the request);
@@ -104,7 +106,14 @@ export async function startLlmServer({ port = 0, ...options } = {}) {
   };
 }
 
-function checkOptions({ cors, defaultReply, models }) {
+const OPTION_KEYS = new Set(['apiKey', 'cors', 'anthropicBrowserHeader', 'defaultReply', 'models']);
+
+function checkOptions(options) {
+  const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new TypeError(`llm_server: unknown option(s) ${unknown.join(', ')}`);
+  }
+  const { cors, defaultReply, models } = options;
   if (cors !== 'allow' && cors !== 'refuse') {
     throw new TypeError(`llm_server: cors must be 'allow' or 'refuse', not ${JSON.stringify(cors)}`);
   }
