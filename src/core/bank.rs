@@ -118,7 +118,12 @@ impl CaseBank {
             .collect();
         let mut current = Vec::with_capacity(vectors.len());
         for stored in vectors {
-            if stored.model_id != model_id {
+            // Another model's vector, or one damaged in storage: the memory is
+            // embedded again.
+            if stored.model_id != model_id
+                || stored.vector.len() != dimension
+                || !stored.vector.iter().all(|value| value.is_finite())
+            {
                 continue;
             }
             if by_id.contains_key(&stored.memory_id) {
@@ -419,7 +424,18 @@ mod tests {
                 &RetrievalConfig::default(),
             )
             .unwrap();
-        assert!(ids(&found).contains(&"c"), "keywords find the unembedded memory");
-        assert_eq!(found.iter().find(|r| r.memory_id.0 == "c").unwrap().explanation.vector_score, None);
+        assert!(
+            ids(&found).contains(&"c"),
+            "keywords find the unembedded memory"
+        );
+        assert_eq!(
+            found
+                .iter()
+                .find(|r| r.memory_id.0 == "c")
+                .unwrap()
+                .explanation
+                .vector_score,
+            None
+        );
     }
 }

@@ -13,7 +13,11 @@ pub fn ndcg_at<T: Eq + Hash>(ranked: &[T], relevant: &HashMap<T, f64>, k: usize)
         .enumerate()
         .map(|(position, item)| relevant.get(item).copied().unwrap_or(0.0) * discount(position))
         .sum();
-    let mut ideal: Vec<f64> = relevant.values().copied().filter(|grade| *grade > 0.0).collect();
+    let mut ideal: Vec<f64> = relevant
+        .values()
+        .copied()
+        .filter(|grade| *grade > 0.0)
+        .collect();
     ideal.sort_by(|a, b| b.total_cmp(a));
     let ideal_dcg: f64 = ideal
         .iter()
@@ -53,7 +57,11 @@ mod tests {
         let expected = (1.0 + 2.0 / 3f64.log2()) / (2.0 + 1.0 / 3f64.log2());
         assert!((ndcg_at(&["b", "a"], &relevant, 10) - expected).abs() < 1e-12);
         assert_eq!(ndcg_at(&["x", "y"], &relevant, 10), 0.0);
-        assert_eq!(ndcg_at(&["x", "a"], &relevant, 1), 0.0, "a is past the cut-off");
+        assert_eq!(
+            ndcg_at(&["x", "a"], &relevant, 1),
+            0.0,
+            "a is past the cut-off"
+        );
         assert_eq!(ndcg_at(&["a"], &HashMap::new(), 10), 0.0);
     }
 

@@ -2,11 +2,13 @@
 
 pub mod assistant;
 pub mod bank;
+pub mod changes;
 pub mod conversation;
 pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod keyword;
+pub mod listing;
 pub mod memory;
 pub mod protocol;
 pub mod retrieve;

@@ -8,6 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::bank::MemoryFilter;
+use crate::core::changes::MemoryChange;
+use crate::core::listing::{ListPage, ListQuery};
+use crate::core::memory::{Memory, MemoryId, Revision};
+use crate::core::retrieve::Explanation;
+
 /// The version of this crate, reported by the worker so the page can tell when a
 /// stale worker script (e.g. from an old cache) answers.
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -31,6 +37,25 @@ pub enum Request {
     Embed { texts: Vec<String> },
     /// Reports the worker's resource use.
     Diagnostics,
+    /// Loads the case bank from IndexedDB (after the model's load settles, so
+    /// that vectors of the right model are used; without a model, keywords only).
+    OpenBank,
+    /// The `k` memories most useful for `text`, among those `filter` allows.
+    Search {
+        text: String,
+        k: usize,
+        filter: MemoryFilter,
+    },
+    /// Applies changes in order, embedding new texts first; each batch is one
+    /// transaction. Progress is reported for long lists; `Cancel` stops between
+    /// batches (what was committed stays).
+    ApplyChanges { changes: Vec<MemoryChange> },
+    /// A page of the memory list.
+    ListMemories { query: ListQuery },
+    /// A memory and its earlier revisions.
+    MemoryHistory { id: MemoryId },
+    /// Stops the request `request_id` at its next safe point.
+    Cancel { request_id: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +78,74 @@ pub enum Reply {
         /// The size of the worker's WebAssembly memory (model, index, buffers).
         wasm_memory_bytes: u64,
     },
+    BankOpened {
+        status: BankStatus,
+    },
+    SearchResults {
+        results: Vec<SearchHit>,
+        /// Time to embed the query, and to search and rank.
+        embed_ms: f64,
+        search_ms: f64,
+    },
+    ChangesApplied {
+        outcomes: Vec<ChangeOutcome>,
+    },
+    MemoryList {
+        page: ListPage,
+    },
+    History {
+        memory: Option<Memory>,
+        revisions: Vec<Revision>,
+    },
+    Cancelled,
+}
+
+/// A memory found by a search, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub memory: Memory,
+    pub explanation: Explanation,
+}
+
+/// What happened to one change of an `ApplyChanges` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChangeOutcome {
+    /// Written; the memory as stored now.
+    Saved {
+        memory: Memory,
+    },
+    Purged {
+        id: MemoryId,
+    },
+    /// Not written, and why (in plain words).
+    Failed {
+        id: MemoryId,
+        message: String,
+    },
+    /// Not attempted: the request was cancelled first.
+    Cancelled {
+        id: MemoryId,
+    },
+}
+
+/// The case bank as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BankStatus {
+    /// Live memories (not in the trash).
+    pub memories: usize,
+    pub trashed: usize,
+    /// Live memories that have a vector from the current model (the rest are
+    /// found by keywords until they are embedded).
+    pub embedded: usize,
+    /// The model whose vectors are used (`None`: no model, keywords only).
+    pub model_id: Option<String>,
+    /// Vectors searched exactly since the last index build.
+    pub buffered: usize,
+    /// Whether an HNSW graph answers searches (large banks).
+    pub graph: bool,
+    /// Whether the index is being rebuilt in the background.
+    pub rebuilding: bool,
 }
 
 /// A loaded embedding model, as the page shows it.
@@ -118,6 +211,10 @@ pub enum WorkerEvent {
     Failed { id: u32, message: String },
     /// The embedding model's loading progressed (not an answer to a request).
     Model { status: ModelStatus },
+    /// The case bank changed (counts, index state).
+    Bank { status: BankStatus },
+    /// Request `id` has done `done` of `total` steps.
+    Progress { id: u32, done: u64, total: u64 },
 }
 
 /// Answers a ping (the one request that needs no worker state).

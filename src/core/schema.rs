@@ -214,37 +214,92 @@ pub mod stores {
     pub const INDEX_SNAPSHOTS: &str = "index_snapshots";
     pub const CONVERSATIONS: &str = "conversations";
     pub const SETTINGS: &str = "settings";
+    /// Earlier states of memories (undo, history), keyed `<memory id>/<revision>`.
+    pub const REVISIONS: &str = "revisions";
+    pub const DOCUMENTS: &str = "documents";
+    pub const POOLS: &str = "pools";
+    pub const ASSISTANTS: &str = "assistants";
+    /// Memory changes proposed by automatic extraction, waiting for review.
+    pub const INBOX: &str = "inbox";
+    pub const EVALUATIONS: &str = "evaluations";
+}
+
+/// Index names, for the same reason.
+pub mod indexes {
+    /// On `revisions`: every revision of one memory.
+    pub const REVISIONS_BY_MEMORY: &str = "by_memory";
 }
 
 /// The Casebook database. Append a migration to change it; never edit a released one.
 pub const CASEBOOK: Schema = Schema {
     database_name: "casebook",
-    migrations: &[Migration {
-        version: 1,
-        description: "memories, their vectors, index snapshots, conversations, settings",
-        steps: &[
-            Step::CreateStore {
-                name: stores::MEMORIES,
-                key_path: "id",
-            },
-            Step::CreateStore {
-                name: stores::VECTORS,
-                key_path: "memory_id",
-            },
-            Step::CreateStore {
-                name: stores::INDEX_SNAPSHOTS,
-                key_path: "name",
-            },
-            Step::CreateStore {
-                name: stores::CONVERSATIONS,
-                key_path: "id",
-            },
-            Step::CreateStore {
-                name: stores::SETTINGS,
-                key_path: "key",
-            },
-        ],
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            description: "memories, their vectors, index snapshots, conversations, settings",
+            steps: &[
+                Step::CreateStore {
+                    name: stores::MEMORIES,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::VECTORS,
+                    key_path: "memory_id",
+                },
+                Step::CreateStore {
+                    name: stores::INDEX_SNAPSHOTS,
+                    key_path: "name",
+                },
+                Step::CreateStore {
+                    name: stores::CONVERSATIONS,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::SETTINGS,
+                    key_path: "key",
+                },
+            ],
+        },
+        Migration {
+            version: 2,
+            description: "revisions, documents, pools, assistants, extraction inbox, evaluations",
+            steps: &[
+                Step::CreateStore {
+                    name: stores::REVISIONS,
+                    key_path: "key",
+                },
+                Step::CreateIndex {
+                    store: stores::REVISIONS,
+                    index: IndexDef {
+                        name: indexes::REVISIONS_BY_MEMORY,
+                        key_path: "memory_id",
+                        unique: false,
+                        multi_entry: false,
+                    },
+                },
+                Step::CreateStore {
+                    name: stores::DOCUMENTS,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::POOLS,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::ASSISTANTS,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::INBOX,
+                    key_path: "id",
+                },
+                Step::CreateStore {
+                    name: stores::EVALUATIONS,
+                    key_path: "id",
+                },
+            ],
+        },
+    ],
 };
 
 #[cfg(test)]
@@ -300,14 +355,23 @@ mod tests {
         assert_eq!(
             names,
             [
+                stores::ASSISTANTS,
                 stores::CONVERSATIONS,
+                stores::DOCUMENTS,
+                stores::EVALUATIONS,
+                stores::INBOX,
                 stores::INDEX_SNAPSHOTS,
                 stores::MEMORIES,
+                stores::POOLS,
+                stores::REVISIONS,
                 stores::SETTINGS,
                 stores::VECTORS
             ]
         );
         assert_eq!(shape[stores::VECTORS].key_path, "memory_id");
+        assert!(shape[stores::REVISIONS]
+            .indexes
+            .contains_key(indexes::REVISIONS_BY_MEMORY));
     }
 
     #[test]

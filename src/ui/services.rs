@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::protocol::{ModelStatus, ModelSummary, WorkerInfo};
+use crate::core::protocol::{BankStatus, ModelStatus, ModelSummary, WorkerInfo};
 use crate::core::schema::stores;
 use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
@@ -44,6 +44,14 @@ pub enum ModelState {
     Failed(String),
 }
 
+/// The case bank (memories and their index), as the status bar shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BankState {
+    Opening,
+    Ready(BankStatus),
+    Failed(String),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkerState {
     Starting,
@@ -62,6 +70,7 @@ pub struct Services {
     worker: StoredValue<Option<WorkerClient>, LocalStorage>,
     pub worker_state: RwSignal<WorkerState>,
     pub model_state: RwSignal<ModelState>,
+    pub bank_state: RwSignal<BankState>,
     pub theme: RwSignal<Theme>,
     updates: StoredValue<Option<AppUpdates>, LocalStorage>,
     pub update_state: RwSignal<UpdateState>,
@@ -80,6 +89,7 @@ impl Services {
             worker: StoredValue::new_local(None),
             worker_state: RwSignal::new(WorkerState::Starting),
             model_state: RwSignal::new(ModelState::Waiting),
+            bank_state: RwSignal::new(BankState::Opening),
             theme: RwSignal::new(Theme::default()),
             updates: StoredValue::new_local(None),
             update_state: RwSignal::new(UpdateState::Current),
@@ -141,7 +151,8 @@ impl Services {
         }
     }
 
-    fn worker(&self) -> Result<WorkerClient, WorkerError> {
+    /// The background worker (model and case bank).
+    pub fn worker(&self) -> Result<WorkerClient, WorkerError> {
         self.worker
             .get_value()
             .ok_or_else(|| WorkerError::Start("the worker was not started".into()))
@@ -187,6 +198,8 @@ impl Services {
                 loading => ModelState::Loading(loading),
             })
         });
+        let bank_state = self.bank_state;
+        worker.on_bank_status(move |status| bank_state.set(BankState::Ready(status)));
         spawn_local(async move {
             let result = async {
                 let info = worker.ready().await?;
@@ -201,6 +214,16 @@ impl Services {
             self.worker_state
                 .set(result.unwrap_or_else(|error| WorkerState::Failed(error.to_string())));
             if ready {
+                // The bank opens once the model's load settles (with its vectors,
+                // or with keywords only if the model cannot load).
+                let bank_worker = worker.clone();
+                spawn_local(async move {
+                    let opened = bank_worker.open_bank().await;
+                    bank_state.set(match opened {
+                        Ok(status) => BankState::Ready(status),
+                        Err(error) => BankState::Failed(error.to_string()),
+                    });
+                });
                 self.load_model(worker, DEFAULT_MODEL).await;
             }
         });

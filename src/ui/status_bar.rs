@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::services::{DbState, ModelState, Services, WorkerState};
+use super::services::{BankState, DbState, ModelState, Services, WorkerState};
 use crate::core::protocol::ModelStatus;
 use crate::core::storage::format_bytes;
 
@@ -62,6 +62,33 @@ pub fn StatusBar() -> impl IntoView {
         }) if total > 0 => Some(loaded_bytes as f64 / total as f64),
         _ => None,
     };
+    let bank = move || match services.bank_state.get() {
+        BankState::Opening => ("busy", "Memory: loading…".to_owned()),
+        BankState::Ready(status) => {
+            let mut text = format!(
+                "Memory: {} {}",
+                status.memories,
+                if status.memories == 1 {
+                    "memory"
+                } else {
+                    "memories"
+                }
+            );
+            if status.model_id.is_none() {
+                text.push_str(" (keyword search only)");
+            } else if status.embedded < status.memories {
+                text.push_str(&format!(
+                    " ({} of {} embedded…)",
+                    status.embedded, status.memories
+                ));
+            }
+            if status.rebuilding {
+                text.push_str(", rebuilding the index");
+            }
+            ("ok", text)
+        }
+        BankState::Failed(error) => ("error", format!("Memory: {error}")),
+    };
     let storage = move || match services.db.get() {
         DbState::Opening => ("busy", "Storage: opening…".to_owned()),
         DbState::Ready(db) => ("ok", format!("Storage: ready (schema v{})", db.version())),
@@ -78,6 +105,9 @@ pub fn StatusBar() -> impl IntoView {
                 {move || download_fraction().map(|fraction| view! {
                     <progress class="inline-progress" max="1" value=fraction aria-label="Model download"></progress>
                 })}
+            </span>
+            <span data-testid="status-bank" class=move || format!("status {}", bank().0)>
+                {move || bank().1}
             </span>
             <span data-testid="status-storage" class=move || format!("status {}", storage().0)>
                 {move || storage().1}

@@ -34,6 +34,9 @@ pub enum DbError {
     Storage(String),
     #[error("A stored record could not be read: {0}")]
     Malformed(String),
+    /// A write expected a memory at another revision: it changed meanwhile.
+    #[error("Memory {0} was changed elsewhere (another tab?) meanwhile; nothing was saved.")]
+    Conflict(String),
 }
 
 impl From<rexie::Error> for DbError {
@@ -116,6 +119,11 @@ impl Db {
 
     pub fn version(&self) -> u32 {
         self.version
+    }
+
+    /// The open connection, for modules that need multi-store transactions.
+    pub(crate) fn rexie(&self) -> &Rexie {
+        self.connection.rexie()
     }
 
     pub fn store_names(&self) -> Vec<String> {

@@ -1,7 +1,9 @@
 //! Browser glue: IndexedDB, the background worker. Thin by design; the logic it
 //! carries out lives in `core`.
 
+pub mod bank_store;
 pub mod db;
+pub mod engine;
 pub mod model_files;
 pub mod pwa;
 pub mod storage;

@@ -10,8 +10,13 @@ use thiserror::Error;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use crate::core::bank::MemoryFilter;
+use crate::core::changes::MemoryChange;
+use crate::core::listing::{ListPage, ListQuery};
+use crate::core::memory::{Memory, MemoryId, Revision};
 use crate::core::protocol::{
-    Envelope, ModelStatus, ModelSummary, Reply, Request, WorkerEvent, WorkerInfo,
+    BankStatus, ChangeOutcome, Envelope, ModelStatus, ModelSummary, Reply, Request, SearchHit,
+    WorkerEvent, WorkerInfo,
 };
 
 #[derive(Debug, Clone, Error, PartialEq)]
@@ -28,6 +33,16 @@ pub enum WorkerError {
 
 type Answer = Result<Reply, WorkerError>;
 type ModelListener = Box<dyn Fn(ModelStatus)>;
+type BankListener = Box<dyn Fn(BankStatus)>;
+type ProgressListener = Box<dyn Fn(u64, u64)>;
+
+/// What a search returned, and how long its two steps took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    pub embed_ms: f64,
+    pub search_ms: f64,
+}
 
 enum State {
     /// Started but not yet ready: requests wait here, in order.
@@ -45,6 +60,8 @@ struct Shared {
     pending: RefCell<HashMap<u32, oneshot::Sender<Answer>>>,
     state: RefCell<State>,
     model_listener: RefCell<Option<ModelListener>>,
+    bank_listener: RefCell<Option<BankListener>>,
+    progress_listeners: RefCell<HashMap<u32, ProgressListener>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -102,6 +119,8 @@ impl WorkerClient {
                     ready_waiters: Vec::new(),
                 }),
                 model_listener: RefCell::new(None),
+                bank_listener: RefCell::new(None),
+                progress_listeners: RefCell::default(),
                 _on_message: on_message,
                 _on_error: on_error,
             }
@@ -133,6 +152,11 @@ impl WorkerClient {
         *self.0.model_listener.borrow_mut() = Some(Box::new(listener));
     }
 
+    /// Calls `listener` with every change in the case bank's counts and index.
+    pub fn on_bank_status(&self, listener: impl Fn(BankStatus) + 'static) {
+        *self.0.bank_listener.borrow_mut() = Some(Box::new(listener));
+    }
+
     /// Sends a ping; returns the echoed text.
     pub async fn ping(&self, text: String) -> Result<String, WorkerError> {
         match self.request(Request::Ping { text }).await? {
@@ -157,10 +181,110 @@ impl WorkerClient {
         }
     }
 
-    /// Sends `request` and waits for its answer.
-    async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
+    /// Loads the case bank (after the model's load settles).
+    pub async fn open_bank(&self) -> Result<BankStatus, WorkerError> {
+        match self.request(Request::OpenBank).await? {
+            Reply::BankOpened { status } => Ok(status),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The `k` best memories for `text` among those `filter` allows.
+    pub async fn search(
+        &self,
+        text: String,
+        k: usize,
+        filter: MemoryFilter,
+    ) -> Result<SearchResults, WorkerError> {
+        match self.request(Request::Search { text, k, filter }).await? {
+            Reply::SearchResults {
+                results,
+                embed_ms,
+                search_ms,
+            } => Ok(SearchResults {
+                hits: results,
+                embed_ms,
+                search_ms,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Applies `changes`; `on_progress(done, total)` follows long lists. Returns
+    /// the request's id (to [`WorkerClient::cancel`] it) and its outcome.
+    pub fn apply_changes(
+        &self,
+        changes: Vec<MemoryChange>,
+        on_progress: impl Fn(u64, u64) + 'static,
+    ) -> (
+        u32,
+        impl std::future::Future<Output = Result<Vec<ChangeOutcome>, WorkerError>>,
+    ) {
+        let id = self.next_id();
+        self.0
+            .progress_listeners
+            .borrow_mut()
+            .insert(id, Box::new(on_progress));
+        let client = self.clone();
+        let outcome = async move {
+            let reply = client
+                .request_as(id, Request::ApplyChanges { changes })
+                .await;
+            client.0.progress_listeners.borrow_mut().remove(&id);
+            match reply? {
+                Reply::ChangesApplied { outcomes } => Ok(outcomes),
+                other => Err(unexpected(&other)),
+            }
+        };
+        (id, outcome)
+    }
+
+    /// Applies `changes` without following progress.
+    pub async fn apply(
+        &self,
+        changes: Vec<MemoryChange>,
+    ) -> Result<Vec<ChangeOutcome>, WorkerError> {
+        self.apply_changes(changes, |_, _| {}).1.await
+    }
+
+    /// Asks request `request_id` to stop at its next safe point.
+    pub async fn cancel(&self, request_id: u32) -> Result<(), WorkerError> {
+        self.request(Request::Cancel { request_id })
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn list_memories(&self, query: ListQuery) -> Result<ListPage, WorkerError> {
+        match self.request(Request::ListMemories { query }).await? {
+            Reply::MemoryList { page } => Ok(page),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A memory (live or in the trash) and its earlier revisions, oldest first.
+    pub async fn memory_history(
+        &self,
+        id: MemoryId,
+    ) -> Result<(Option<Memory>, Vec<Revision>), WorkerError> {
+        match self.request(Request::MemoryHistory { id }).await? {
+            Reply::History { memory, revisions } => Ok((memory, revisions)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn next_id(&self) -> u32 {
         let id = self.0.next_id.get();
         self.0.next_id.set(id.wrapping_add(1).max(1));
+        id
+    }
+
+    /// Sends `request` and waits for its answer.
+    async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
+        let id = self.next_id();
+        self.request_as(id, request).await
+    }
+
+    async fn request_as(&self, id: u32, request: Request) -> Result<Reply, WorkerError> {
         let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
             .map_err(|error| WorkerError::Protocol(error.to_string()))?;
         let (sender, receiver) = oneshot::channel();
@@ -224,6 +348,16 @@ impl Shared {
             WorkerEvent::Model { status } => {
                 if let Some(listener) = &*self.model_listener.borrow() {
                     listener(status);
+                }
+            }
+            WorkerEvent::Bank { status } => {
+                if let Some(listener) = &*self.bank_listener.borrow() {
+                    listener(status);
+                }
+            }
+            WorkerEvent::Progress { id, done, total } => {
+                if let Some(listener) = self.progress_listeners.borrow().get(&id) {
+                    listener(done, total);
                 }
             }
         }

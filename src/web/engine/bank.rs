@@ -1,0 +1,616 @@
+//! The case bank inside the worker: loaded from IndexedDB once, kept in step
+//! with it on every change, searched in memory.
+//!
+//! Changes are written first and applied to the in-memory bank only after their
+//! transaction committed, so what is searched is never ahead of what is stored.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::Engine;
+use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
+use crate::core::changes::{apply_change, ChangeError, MemoryChange};
+use crate::core::embed::Embedder;
+use crate::core::index::IndexConfig;
+use crate::core::listing::{list, ListPage, ListQuery};
+use crate::core::memory::{Memory, MemoryId, Millis, Revision};
+use crate::core::protocol::{BankStatus, ChangeOutcome, Reply, SearchHit, WorkerEvent};
+use crate::core::retrieve::RetrievalConfig;
+use crate::core::schema::CASEBOOK;
+use crate::web::bank_store::{BankStore, Expect, Write};
+use crate::web::db::{Db, DbError};
+
+/// Changes are written this many per transaction: small enough that progress
+/// moves and a cancel is prompt, large enough that transactions are few.
+const CHANGES_PER_BATCH: usize = 32;
+/// Memories embedded per step of the background pass over unembedded ones.
+const BACKGROUND_EMBED_BATCH: usize = 16;
+/// Used while no model is loaded, so that keyword search still works.
+const NO_MODEL_DIMENSION: usize = 1;
+
+struct Loaded {
+    store: BankStore,
+    bank: CaseBank,
+    trash: HashMap<MemoryId, Memory>,
+    embedder: Option<Rc<Embedder>>,
+    /// Whether the background pass that embeds unembedded memories runs.
+    embedding_pending: bool,
+}
+
+enum State {
+    Closed,
+    Open(Box<Loaded>),
+    Failed(String),
+}
+
+pub struct BankService {
+    state: RefCell<State>,
+}
+
+fn now() -> Millis {
+    js_sys::Date::now() as Millis
+}
+
+impl BankService {
+    pub fn new() -> BankService {
+        BankService {
+            state: RefCell::new(State::Closed),
+        }
+    }
+
+    /// Opens the bank with the model that is loaded (or loading): its vectors
+    /// are used; memories without one are embedded in the background.
+    pub async fn open(&self, engine: &Rc<Engine>) -> Result<BankStatus, String> {
+        if let State::Open(_) = &*self.state.borrow() {
+            return self
+                .status()
+                .ok_or_else(|| "The memory is not open.".to_owned());
+        }
+        let embedder = engine.model.embedder().await.ok();
+        match load(embedder).await {
+            Ok(loaded) => {
+                self.state.replace(State::Open(Box::new(loaded)));
+            }
+            Err(error) => {
+                let message = format!("The memory could not be loaded: {error}");
+                self.state.replace(State::Failed(message.clone()));
+                return Err(message);
+            }
+        }
+        self.after_change(engine);
+        self.status()
+            .ok_or_else(|| "The memory is not open.".to_owned())
+    }
+
+    /// A model finished loading: reload the bank with its vectors if it differs
+    /// from the one the bank was opened with.
+    pub async fn model_changed(&self, engine: &Rc<Engine>) {
+        let Ok(embedder) = engine.model.embedder().await else {
+            return;
+        };
+        let stale = match &*self.state.borrow() {
+            State::Open(loaded) => loaded.bank.model_id() != embedder.manifest().id,
+            _ => false,
+        };
+        if stale {
+            match load(Some(embedder)).await {
+                Ok(loaded) => {
+                    self.state.replace(State::Open(Box::new(loaded)));
+                    self.after_change(engine);
+                }
+                Err(error) => {
+                    self.state.replace(State::Failed(format!(
+                        "The memory could not be reloaded for the new model: {error}"
+                    )));
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> Option<BankStatus> {
+        match &*self.state.borrow() {
+            State::Open(loaded) => Some(status_of(loaded)),
+            _ => None,
+        }
+    }
+
+    fn with_open<T>(&self, read: impl FnOnce(&Loaded) -> T) -> Result<T, String> {
+        match &*self.state.borrow() {
+            State::Open(loaded) => Ok(read(loaded)),
+            State::Failed(message) => Err(message.clone()),
+            State::Closed => Err("The memory is still opening.".into()),
+        }
+    }
+
+    fn with_open_mut<T>(&self, change: impl FnOnce(&mut Loaded) -> T) -> Result<T, String> {
+        match &mut *self.state.borrow_mut() {
+            State::Open(loaded) => Ok(change(loaded)),
+            State::Failed(message) => Err(message.clone()),
+            State::Closed => Err("The memory is still opening.".into()),
+        }
+    }
+
+    pub async fn search(
+        &self,
+        _engine: &Rc<Engine>,
+        text: &str,
+        k: usize,
+        filter: &MemoryFilter,
+    ) -> Result<Reply, String> {
+        let embedder = self.with_open(|loaded| loaded.embedder.clone())?;
+        let started = js_sys::Date::now();
+        let vector = match &embedder {
+            Some(embedder) => Some(embedder.embed(text).map_err(|error| error.to_string())?),
+            None => None,
+        };
+        let embedded = js_sys::Date::now();
+        let results = self.with_open(|loaded| {
+            loaded
+                .bank
+                .search(
+                    text,
+                    vector.as_deref(),
+                    k,
+                    filter,
+                    now(),
+                    &RetrievalConfig::default(),
+                )
+                .map(|results| {
+                    results
+                        .into_iter()
+                        .filter_map(|retrieved| {
+                            Some(SearchHit {
+                                memory: loaded.bank.get(&retrieved.memory_id)?.clone(),
+                                explanation: retrieved.explanation,
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+        })?;
+        let results = results.map_err(|error| error.to_string())?;
+        Ok(Reply::SearchResults {
+            results,
+            embed_ms: embedded - started,
+            search_ms: js_sys::Date::now() - embedded,
+        })
+    }
+
+    pub fn list(&self, query: &ListQuery) -> Result<ListPage, String> {
+        self.with_open(|loaded| list(loaded.bank.memories().chain(loaded.trash.values()), query))
+    }
+
+    pub async fn history(&self, id: &MemoryId) -> Result<(Option<Memory>, Vec<Revision>), String> {
+        let (store, memory) = self.with_open(|loaded| {
+            (
+                loaded.store.clone(),
+                loaded
+                    .bank
+                    .get(id)
+                    .or_else(|| loaded.trash.get(id))
+                    .cloned(),
+            )
+        })?;
+        let revisions = store
+            .revisions(id)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok((memory, revisions))
+    }
+
+    /// Applies `changes` in batches, each one transaction, reporting progress
+    /// under `request_id` and stopping between batches if it is cancelled.
+    pub async fn apply(
+        &self,
+        engine: &Rc<Engine>,
+        request_id: u32,
+        changes: Vec<MemoryChange>,
+    ) -> Result<Vec<ChangeOutcome>, String> {
+        let total = changes.len();
+        let mut outcomes = Vec::with_capacity(total);
+        let mut remaining = changes.into_iter().peekable();
+        while remaining.peek().is_some() {
+            if engine.is_cancelled(request_id) {
+                outcomes.extend(remaining.map(|change| ChangeOutcome::Cancelled {
+                    id: change.memory_id().clone(),
+                }));
+                break;
+            }
+            let batch: Vec<MemoryChange> = remaining.by_ref().take(CHANGES_PER_BATCH).collect();
+            outcomes.extend(self.apply_batch(batch).await?);
+            if total > CHANGES_PER_BATCH {
+                engine.post(&WorkerEvent::Progress {
+                    id: request_id,
+                    done: outcomes.len() as u64,
+                    total: total as u64,
+                });
+            }
+        }
+        self.after_change(engine);
+        Ok(outcomes)
+    }
+
+    /// One transaction's worth of changes. A change that conflicts with the stored
+    /// state fails alone: the stored state is reloaded and the rest is retried.
+    async fn apply_batch(&self, batch: Vec<MemoryChange>) -> Result<Vec<ChangeOutcome>, String> {
+        let mut failed: HashMap<usize, String> = HashMap::new();
+        loop {
+            let planned = self.plan_batch(&batch, &failed)?;
+            let store = self.with_open(|loaded| loaded.store.clone())?;
+            match store.commit(&planned.writes).await {
+                Ok(()) => {
+                    self.with_open_mut(|loaded| install(loaded, &planned))?;
+                    return Ok(batch
+                        .iter()
+                        .enumerate()
+                        .map(|(index, change)| {
+                            let id = change.memory_id().clone();
+                            match failed.get(&index).or(planned.rejected.get(&index)) {
+                                Some(message) => ChangeOutcome::Failed {
+                                    id,
+                                    message: message.clone(),
+                                },
+                                None => match planned.results.get(&index) {
+                                    Some(Some(memory)) => ChangeOutcome::Saved {
+                                        memory: memory.clone(),
+                                    },
+                                    _ => ChangeOutcome::Purged { id },
+                                },
+                            }
+                        })
+                        .collect());
+                }
+                Err(DbError::Conflict(conflicting)) => {
+                    let id = MemoryId(conflicting);
+                    self.reload_memory(&store, &id).await?;
+                    let message = ChangeError::Conflict { id: id.clone() }.to_string();
+                    let mut any = false;
+                    for (index, change) in batch.iter().enumerate() {
+                        if change.memory_id() == &id && !failed.contains_key(&index) {
+                            failed.insert(index, message.clone());
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        return Err(format!(
+                            "Saving failed: memory {id} kept changing while it was written."
+                        ));
+                    }
+                }
+                Err(error) => {
+                    return Ok(batch
+                        .iter()
+                        .map(|change| ChangeOutcome::Failed {
+                            id: change.memory_id().clone(),
+                            message: error.to_string(),
+                        })
+                        .collect())
+                }
+            }
+        }
+    }
+
+    /// Decides the batch's writes (and embeds new texts) without writing yet.
+    fn plan_batch(
+        &self,
+        batch: &[MemoryChange],
+        failed: &HashMap<usize, String>,
+    ) -> Result<PlannedBatch, String> {
+        let (mut planned, embedder) = self.with_open(|loaded| {
+            let mut planned = PlannedBatch::default();
+            // Later changes in a batch see the earlier ones' results.
+            let mut overlay: HashMap<MemoryId, Option<Memory>> = HashMap::new();
+            let time = now();
+            for (index, change) in batch.iter().enumerate() {
+                if failed.contains_key(&index) {
+                    continue;
+                }
+                let id = change.memory_id().clone();
+                let current: Option<Memory> = match overlay.get(&id) {
+                    Some(state) => state.clone(),
+                    None => loaded
+                        .bank
+                        .get(&id)
+                        .or_else(|| loaded.trash.get(&id))
+                        .cloned(),
+                };
+                let expect = match (&current, change) {
+                    (_, MemoryChange::RecordUse { .. }) => Expect::Any,
+                    (Some(memory), _) => Expect::Revision(memory.revision),
+                    (None, _) => Expect::Absent,
+                };
+                match apply_change(current.as_ref(), change.clone(), time) {
+                    Ok(applied) => {
+                        if let Some(revision) = applied.revision {
+                            planned.writes.push(Write::Revision(revision));
+                        }
+                        match &applied.memory {
+                            Some(memory) => {
+                                if applied.embed {
+                                    planned.to_embed.push(index);
+                                }
+                                planned.writes.push(Write::Memory {
+                                    memory: memory.clone(),
+                                    expect,
+                                });
+                            }
+                            None => planned.writes.push(Write::Purge(id.clone())),
+                        }
+                        overlay.insert(id, applied.memory.clone());
+                        planned.results.insert(index, applied.memory);
+                    }
+                    Err(error) => {
+                        planned.rejected.insert(index, error.to_string());
+                    }
+                }
+            }
+            (planned, loaded.embedder.clone())
+        })?;
+        // Embedding happens here, before the transaction opens.
+        if let Some(embedder) = embedder {
+            let texts: Vec<&str> = planned
+                .to_embed
+                .iter()
+                .filter_map(|index| planned.results.get(index)?.as_ref())
+                .map(|memory| memory.text.as_str())
+                .collect();
+            if !texts.is_empty() {
+                let vectors = embedder
+                    .embed_batch(&texts)
+                    .map_err(|error| error.to_string())?;
+                let model_id = embedder.manifest().id.clone();
+                let embedded: Vec<(MemoryId, u32)> = planned
+                    .to_embed
+                    .iter()
+                    .filter_map(|index| planned.results.get(index)?.as_ref())
+                    .map(|memory| (memory.id.clone(), memory.revision))
+                    .collect();
+                for ((memory_id, version), vector) in embedded.into_iter().zip(vectors) {
+                    planned.writes.push(Write::Vector(StoredVector {
+                        memory_id,
+                        model_id: model_id.clone(),
+                        version,
+                        vector,
+                    }));
+                }
+            }
+        }
+        Ok(planned)
+    }
+
+    async fn reload_memory(&self, store: &BankStore, id: &MemoryId) -> Result<(), String> {
+        let memory = store.memory(id).await.map_err(|error| error.to_string())?;
+        let vector = store.vector(id).await.map_err(|error| error.to_string())?;
+        self.with_open_mut(|loaded| {
+            loaded.bank.remove(id);
+            loaded.trash.remove(id);
+            if let Some(memory) = memory {
+                place(loaded, memory, vector);
+            }
+        })
+    }
+
+    /// After any change: report the new state, and embed what lacks a vector.
+    fn after_change(&self, engine: &Rc<Engine>) {
+        if let Some(status) = self.status() {
+            engine.post(&WorkerEvent::Bank { status });
+        }
+        self.embed_pending(engine);
+    }
+
+    /// Starts (unless running) the background pass that embeds memories that have
+    /// no vector from the current model, a few at a time.
+    fn embed_pending(&self, engine: &Rc<Engine>) {
+        let start = self
+            .with_open_mut(|loaded| {
+                let start = loaded.embedder.is_some()
+                    && !loaded.embedding_pending
+                    && loaded.bank.vectors().len() < loaded.bank.len();
+                if start {
+                    loaded.embedding_pending = true;
+                }
+                start
+            })
+            .unwrap_or(false);
+        if !start {
+            return;
+        }
+        let engine = engine.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let bank = &engine.bank;
+            loop {
+                match bank.embed_some_pending().await {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        if let Some(status) = bank.status() {
+                            engine.post(&WorkerEvent::Bank { status });
+                        }
+                    }
+                    Err(error) => {
+                        web_sys::console::warn_1(
+                            &format!("Embedding stored memories stopped: {error}").into(),
+                        );
+                        break;
+                    }
+                }
+            }
+            let _ = bank.with_open_mut(|loaded| loaded.embedding_pending = false);
+        });
+    }
+
+    /// Embeds a few memories that have no vector; returns how many.
+    async fn embed_some_pending(&self) -> Result<usize, String> {
+        let (store, embedder, memories) = self.with_open(|loaded| {
+            let memories: Vec<Memory> = loaded
+                .bank
+                .memories()
+                .filter(|memory| !loaded.bank.vectors().contains(&memory.id))
+                .take(BACKGROUND_EMBED_BATCH)
+                .cloned()
+                .collect();
+            (loaded.store.clone(), loaded.embedder.clone(), memories)
+        })?;
+        let Some(embedder) = embedder else {
+            return Ok(0);
+        };
+        if memories.is_empty() {
+            return Ok(0);
+        }
+        let texts: Vec<&str> = memories.iter().map(|memory| memory.text.as_str()).collect();
+        let vectors = embedder
+            .embed_batch(&texts)
+            .map_err(|error| error.to_string())?;
+        let model_id = embedder.manifest().id.clone();
+        let mut writes = Vec::with_capacity(memories.len() * 2);
+        let mut stored = Vec::with_capacity(memories.len());
+        for (memory, vector) in memories.iter().zip(vectors) {
+            // Rewriting the memory unchanged guards the vector: if the memory was
+            // edited meanwhile, the batch conflicts instead of storing a stale vector.
+            writes.push(Write::Memory {
+                memory: memory.clone(),
+                expect: Expect::Revision(memory.revision),
+            });
+            let vector = StoredVector {
+                memory_id: memory.id.clone(),
+                model_id: model_id.clone(),
+                version: memory.revision,
+                vector,
+            };
+            writes.push(Write::Vector(vector.clone()));
+            stored.push(vector);
+        }
+        match store.commit(&writes).await {
+            Ok(()) => {}
+            Err(DbError::Conflict(id)) => {
+                self.reload_memory(&store, &MemoryId(id)).await?;
+                return Ok(memories.len());
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+        self.with_open_mut(|loaded| {
+            for vector in &stored {
+                let current = loaded.bank.get(&vector.memory_id).map(|m| m.revision);
+                if current == Some(vector.version) {
+                    // The vector was computed for the stored text, so this cannot
+                    // fail on dimension (same model) nor on finiteness (checked).
+                    let _ = loaded.bank.vectors_mut().insert(
+                        vector.memory_id.clone(),
+                        vector.version,
+                        &vector.vector,
+                    );
+                }
+            }
+        })?;
+        Ok(memories.len())
+    }
+}
+
+#[derive(Default)]
+struct PlannedBatch {
+    writes: Vec<Write>,
+    /// Per change index: the memory's new state (`None`: purged).
+    results: HashMap<usize, Option<Memory>>,
+    /// Per change index: why it was refused before writing.
+    rejected: HashMap<usize, String>,
+    to_embed: Vec<usize>,
+}
+
+/// Brings the in-memory bank in line with a committed batch.
+fn install(loaded: &mut Loaded, planned: &PlannedBatch) {
+    let vectors: HashMap<&MemoryId, &StoredVector> = planned
+        .writes
+        .iter()
+        .filter_map(|write| match write {
+            Write::Vector(vector) => Some((&vector.memory_id, vector)),
+            _ => None,
+        })
+        .collect();
+    for write in &planned.writes {
+        match write {
+            Write::Memory { memory, .. } => {
+                let vector = vectors.get(&memory.id).map(|vector| (*vector).clone());
+                place(loaded, memory.clone(), vector);
+            }
+            Write::Purge(id) => {
+                loaded.bank.remove(id);
+                loaded.trash.remove(id);
+            }
+            Write::Vector(_) | Write::Revision(_) => {}
+        }
+    }
+}
+
+/// Puts a memory where it belongs: the searchable bank, or the trash.
+fn place(loaded: &mut Loaded, memory: Memory, vector: Option<StoredVector>) {
+    if memory.trashed_at.is_some() {
+        loaded.bank.remove(&memory.id);
+        loaded.trash.insert(memory.id.clone(), memory);
+        return;
+    }
+    loaded.trash.remove(&memory.id);
+    let vector = vector.filter(|vector| vector.model_id == loaded.bank.model_id());
+    let result = match &vector {
+        Some(vector) => loaded
+            .bank
+            .upsert(memory.clone(), Some((vector.version, &vector.vector))),
+        None => loaded.bank.upsert(memory.clone(), None),
+    };
+    if result.is_err() {
+        // A vector that does not fit the index is dropped: the memory stays
+        // findable by keywords and will be embedded again.
+        loaded.bank.vectors_mut().remove(&memory.id);
+        let _ = loaded.bank.upsert(memory, None);
+    }
+}
+
+fn status_of(loaded: &Loaded) -> BankStatus {
+    let vectors = loaded.bank.vectors();
+    BankStatus {
+        memories: loaded.bank.len(),
+        trashed: loaded.trash.len(),
+        embedded: vectors.len(),
+        model_id: loaded
+            .embedder
+            .as_ref()
+            .map(|embedder| embedder.manifest().id.clone()),
+        buffered: vectors.buffered(),
+        graph: vectors.has_graph(),
+        rebuilding: false,
+    }
+}
+
+async fn load(embedder: Option<Rc<Embedder>>) -> Result<Loaded, DbError> {
+    let db = Db::open(&CASEBOOK).await?;
+    let store = BankStore::new(db);
+    let (model_id, dimension) = match &embedder {
+        Some(embedder) => (
+            embedder.manifest().id.clone(),
+            embedder.manifest().dimension,
+        ),
+        None => (String::new(), NO_MODEL_DIMENSION),
+    };
+    let stored = store.load(&model_id).await?;
+    let (live, trashed): (Vec<Memory>, Vec<Memory>) = stored
+        .memories
+        .into_iter()
+        .partition(|memory| memory.trashed_at.is_none());
+    let (bank, _report) = CaseBank::load(
+        model_id,
+        dimension,
+        IndexConfig::default(),
+        live,
+        stored.vectors,
+        stored.snapshot.as_deref(),
+    )
+    .map_err(|error| DbError::Malformed(error.to_string()))?;
+    Ok(Loaded {
+        store,
+        bank,
+        trash: trashed
+            .into_iter()
+            .map(|memory| (memory.id.clone(), memory))
+            .collect(),
+        embedder,
+        embedding_pending: false,
+    })
+}

@@ -1,0 +1,179 @@
+// The case bank in the browser: memories persist in IndexedDB with their vectors,
+// are searchable after a reload, edits keep history and never overwrite a newer
+// state, and killing the page in the middle of a bulk insert tears nothing.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { serveDist } from './support/static_server.mjs';
+import { launchBrowser } from './support/browser.mjs';
+import { openHarness, memory, save, readStore } from './support/bank.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
+/// Kill-and-reopen rounds here; the fault suite runs many more.
+const KILL_ROUNDS = Number(process.env.CASEBOOK_KILL_ROUNDS ?? 5);
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist(DIST, { mounts: { '/test/': `${ROOT}tests/e2e/pages` } });
+});
+
+after(async () => {
+  await server?.close();
+});
+
+afterEach(async () => {
+  const errors = browser.consoleErrors.splice(0);
+  await browser.close();
+  assert.deepEqual(errors, [], 'the page logged errors');
+});
+
+test('memories are saved with vectors, found by meaning and by keyword, and survive a reload', async () => {
+  browser = await launchBrowser();
+  const page = await browser.newPage();
+  await openHarness(page, server.url);
+  const saved = await page.evaluate(
+    async ({ memories }) => window.casebook.request({ type: 'apply_changes', changes: memories }),
+    {
+      memories: [
+        save(memory('m0000000000a0000000000000001', 'The office wifi password is hunter2-blue')),
+        save(memory('m0000000000a0000000000000002', 'My daughter is allergic to peanuts')),
+        save(memory('m0000000000a0000000000000003', 'I prefer answers as short bullet lists', 'preference')),
+      ],
+    },
+  );
+  assert.deepEqual(saved.outcomes.map((o) => o.outcome), ['saved', 'saved', 'saved']);
+
+  const search = (text) =>
+    page.evaluate(
+      async (text) => window.casebook.request({ type: 'search', text, k: 3, filter: {} }),
+      text,
+    );
+  // Paraphrase: found by the vector, not by shared words.
+  let found = await search('Which foods must my child avoid?');
+  assert.equal(found.results[0].memory.id, 'm0000000000a0000000000000002');
+  assert.ok(found.results[0].explanation.vector_score > 0.3);
+  // An exact token: the keyword index finds it.
+  found = await search('hunter2-blue');
+  assert.equal(found.results[0].memory.id, 'm0000000000a0000000000000001');
+  assert.ok(found.results[0].explanation.keyword_score > 0);
+
+  await page.reload();
+  const store = await readStore(page);
+  await openHarness(page, server.url, { navigate: false });
+  assert.equal(store.memories.length, 3);
+  assert.deepEqual(store.torn, [], 'every memory has a vector of its revision');
+  found = await search('peanut allergy');
+  assert.equal(found.results[0].memory.id, 'm0000000000a0000000000000002');
+  const status = await page.evaluate(() => window.casebook.bankStatus);
+  assert.equal(status.memories, 3);
+  assert.equal(status.embedded, 3);
+});
+
+test('an edit keeps the old text as history; a stale edit is refused; the trash hides and restores', async () => {
+  browser = await launchBrowser();
+  const page = await browser.newPage();
+  await openHarness(page, server.url);
+  const id = 'm0000000000b0000000000000001';
+  const apply = (changes) =>
+    page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
+  await apply([save(memory(id, 'I live in Lyon'))]);
+  const edited = await apply([save(memory(id, 'I live in Paris'), 1)]);
+  assert.equal(edited.outcomes[0].memory.revision, 2);
+
+  const stale = await apply([save(memory(id, 'I live in Berlin'), 1)]);
+  assert.equal(stale.outcomes[0].outcome, 'failed');
+  assert.match(stale.outcomes[0].message, /changed elsewhere/);
+
+  const history = await page.evaluate(
+    async (id) => window.casebook.request({ type: 'memory_history', id }),
+    id,
+  );
+  assert.equal(history.memory.text, 'I live in Paris');
+  assert.deepEqual(history.revisions.map((r) => r.before.text), ['I live in Lyon']);
+
+  // The vector follows the edit: the old city no longer finds it by meaning.
+  let found = await page.evaluate(async () =>
+    window.casebook.request({ type: 'search', text: 'Paris', k: 1, filter: {} }),
+  );
+  assert.equal(found.results[0].memory.id, id);
+
+  await apply([{ type: 'trash', id, base_revision: 2, changed_by: 'user' }]);
+  found = await page.evaluate(async () =>
+    window.casebook.request({ type: 'search', text: 'Paris', k: 5, filter: {} }),
+  );
+  assert.equal(found.results.length, 0, 'a trashed memory is never retrieved');
+  const trash = await page.evaluate(async () =>
+    window.casebook.request({ type: 'list_memories', query: { trash: true, limit: 10 } }),
+  );
+  assert.deepEqual(trash.page.memories.map((m) => m.id), [id]);
+
+  await page.reload();
+  await openHarness(page, server.url);
+  assert.equal((await page.evaluate(() => window.casebook.bankStatus)).trashed, 1);
+  await apply([{ type: 'restore', id, changed_by: 'user' }]);
+  found = await page.evaluate(async () =>
+    window.casebook.request({ type: 'search', text: 'Paris', k: 5, filter: {} }),
+  );
+  assert.equal(found.results[0].memory.id, id);
+});
+
+test(`killing the page during a bulk insert leaves no torn memory and loses nothing committed (${KILL_ROUNDS} rounds)`, async () => {
+  browser = await launchBrowser();
+  let committedSoFar = new Set();
+  const summary = [];
+  for (let round = 0; round < KILL_ROUNDS; round++) {
+    const page = await browser.context.newPage();
+    await openHarness(page, server.url);
+    const ids = Array.from({ length: 200 }, (_, n) => `m${String(round).padStart(11, '0')}${String(n).padStart(16, '0')}`);
+    await page.evaluate(
+      ({ ids, round }) => {
+        const changes = ids.map((id, n) => ({
+          type: 'save',
+          memory: {
+            id, kind: 'note', text: `Round ${round} note ${n}: the parcel code is R${round}N${n}`,
+            source: { type: 'manual' }, pool: 'default', created_at: Date.now(), updated_at: Date.now(), revision: 1,
+          },
+          base_revision: null,
+          changed_by: 'import',
+        }));
+        const { id } = window.casebook.requestWithId({ type: 'apply_changes', changes });
+        window.bulkRequest = id;
+      },
+      { ids, round },
+    );
+    // Kill at a random point of the insert (batches commit every few hundred ms).
+    await page.waitForTimeout(200 + Math.floor(Math.random() * 2500));
+    const done = await page.evaluate(() => window.casebook.progress.get(window.bulkRequest)?.done ?? 0);
+    await page.close({ runBeforeUnload: false });
+
+    // Read the database before any worker could repair it.
+    const check = await browser.context.newPage();
+    await check.goto(server.url + '/test/worker.html');
+    const store = await readStore(check);
+    await openHarness(check, server.url, { navigate: false });
+    assert.deepEqual(store.torn, [], `round ${round}: memories without their vector`);
+    const present = new Set(store.memories.map((m) => m.id));
+    const lost = [...committedSoFar].filter((id) => !present.has(id));
+    const reported = ids.slice(0, done);
+    const lostReported = reported.filter((id) => !present.has(id));
+    assert.deepEqual(lost, [], `round ${round}: memories committed in earlier rounds are gone`);
+    assert.deepEqual(lostReported, [], `round ${round}: memories reported committed are gone`);
+    // Whatever made it in is searchable by its own words.
+    const roundIds = ids.filter((id) => present.has(id));
+    if (roundIds.length > 0) {
+      const n = ids.indexOf(roundIds[roundIds.length - 1]);
+      const found = await check.evaluate(
+        async (text) => window.casebook.request({ type: 'search', text, k: 1, filter: {} }),
+        `R${round}N${n}`,
+      );
+      assert.equal(found.results[0]?.memory.id, roundIds[roundIds.length - 1]);
+    }
+    summary.push({ round, reportedCommitted: done, present: roundIds.length });
+    committedSoFar = present;
+    await check.close();
+  }
+  console.log('kill rounds', JSON.stringify(summary));
+});
