@@ -9,6 +9,7 @@ pub mod eval;
 pub mod index;
 pub mod keyword;
 pub mod listing;
+pub mod llm;
 pub mod memory;
 pub mod protocol;
 pub mod retrieve;
