@@ -2,6 +2,7 @@
 
 pub mod assistant;
 pub mod bank;
+pub mod compose;
 pub mod conversation;
 pub mod embed;
 pub mod eval;
