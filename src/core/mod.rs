@@ -17,4 +17,5 @@ pub mod retrieve;
 pub mod schema;
 pub mod settings;
 pub mod storage;
+pub mod transfer;
 pub mod vector;
