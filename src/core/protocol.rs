@@ -58,6 +58,8 @@ pub enum Request {
     Cancel { request_id: u32 },
 }
 
+// Messages are built once and sent: the size of a variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
@@ -108,6 +110,8 @@ pub struct SearchHit {
 }
 
 /// What happened to one change of an `ApplyChanges` request.
+// Messages are built once and sent: the size of a variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChangeOutcome {
@@ -200,6 +204,8 @@ impl WorkerInfo {
 }
 
 /// Everything the worker sends to the page.
+// Messages are built once and sent: the size of a variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WorkerEvent {

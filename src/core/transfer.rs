@@ -96,9 +96,8 @@ pub const FORMAT_VERSION: u64 = 1;
 /// The longest id (of a memory, pool, assistant or model), in UTF-8 bytes.
 pub const MAX_ID_BYTES: usize = 256;
 /// The most text one field of a memory (its text, question, answer or
-/// correction) may hold, in UTF-8 bytes: far above any note or document chunk,
-/// far below what would make prompts or the index misbehave.
-pub const MAX_TEXT_BYTES: usize = 100_000;
+/// correction) may hold: the same limit as for memories saved in the app.
+pub use crate::core::changes::MAX_TEXT_BYTES;
 /// How deeply lists and objects may nest. An export nests five levels; the margin
 /// leaves room for later fields, and the limit keeps hostile files from
 /// exhausting the parser.
