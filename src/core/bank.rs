@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::core::index::{IndexConfig, IndexError, LoadReport, VectorIndex, Version};
 use crate::core::keyword::KeywordIndex;
 use crate::core::memory::{Kind, Memory, MemoryId, Millis, Outcome};
-use crate::core::retrieve::{rank, CandidateSource, RetrievalConfig, Retrieved};
+use crate::core::retrieve::{rank, CandidateSource, RetrievalConfig, Retrieved, UsefulnessScorer};
 
 /// Which memories a search may return. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -202,7 +202,12 @@ impl CaseBank {
     }
 
     /// The `k` best memories for a question (its text, and its vector when the
-    /// model is available; without one, keywords alone answer).
+    /// model is available; without one, keywords alone answer), reranked by the
+    /// learned `scorer` when one is given.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is an independent knob of one search; a struct would only rename them"
+    )]
     pub fn search(
         &self,
         text: &str,
@@ -211,6 +216,7 @@ impl CaseBank {
         filter: &MemoryFilter,
         now: Millis,
         config: &RetrievalConfig,
+        scorer: Option<&dyn UsefulnessScorer>,
     ) -> Result<Vec<Retrieved>, BankError> {
         let allow = |id: &MemoryId| {
             self.memories
@@ -232,7 +238,15 @@ impl CaseBank {
             .into_iter()
             .map(|hit| (hit.id, hit.score))
             .collect();
-        Ok(rank(self, &vector_hits, &keyword_hits, k, now, config))
+        Ok(rank(
+            self,
+            &vector_hits,
+            &keyword_hits,
+            k,
+            now,
+            config,
+            scorer,
+        ))
     }
 }
 
@@ -298,6 +312,7 @@ mod tests {
                 &work_only,
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert!(ids(&results).contains(&"work-vpn"));
@@ -313,7 +328,15 @@ mod tests {
         let config = RetrievalConfig::default();
         let search = |filter: MemoryFilter| {
             let results = bank
-                .search("vpn bullet", Some(&[0.7, 0.7]), 5, &filter, 2_000, &config)
+                .search(
+                    "vpn bullet",
+                    Some(&[0.7, 0.7]),
+                    5,
+                    &filter,
+                    2_000,
+                    &config,
+                    None,
+                )
                 .unwrap();
             ids(&results)
                 .into_iter()
@@ -358,6 +381,7 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert_eq!(ids(&results)[0], "work-vpn");
@@ -376,6 +400,7 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert!(!ids(&results).contains(&"work-vpn"));
@@ -417,9 +442,21 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
-        assert!(ids(&found).contains(&"c"), "keywords find the unembedded memory");
-        assert_eq!(found.iter().find(|r| r.memory_id.0 == "c").unwrap().explanation.vector_score, None);
+        assert!(
+            ids(&found).contains(&"c"),
+            "keywords find the unembedded memory"
+        );
+        assert_eq!(
+            found
+                .iter()
+                .find(|r| r.memory_id.0 == "c")
+                .unwrap()
+                .explanation
+                .vector_score,
+            None
+        );
     }
 }
