@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::core::index::{IndexConfig, IndexError, LoadReport, VectorIndex, Version};
 use crate::core::keyword::KeywordIndex;
 use crate::core::memory::{Kind, Memory, MemoryId, Millis, Outcome};
-use crate::core::retrieve::{rank, CandidateSource, RetrievalConfig, Retrieved};
+use crate::core::retrieve::{rank, CandidateSource, RetrievalConfig, Retrieved, UsefulnessScorer};
 
 /// Which memories a search may return. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -207,7 +207,12 @@ impl CaseBank {
     }
 
     /// The `k` best memories for a question (its text, and its vector when the
-    /// model is available; without one, keywords alone answer).
+    /// model is available; without one, keywords alone answer), reranked by the
+    /// learned `scorer` when one is given.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is an independent knob of one search; a struct would only rename them"
+    )]
     pub fn search(
         &self,
         text: &str,
@@ -216,6 +221,7 @@ impl CaseBank {
         filter: &MemoryFilter,
         now: Millis,
         config: &RetrievalConfig,
+        scorer: Option<&dyn UsefulnessScorer>,
     ) -> Result<Vec<Retrieved>, BankError> {
         let allow = |id: &MemoryId| {
             self.memories
@@ -237,7 +243,15 @@ impl CaseBank {
             .into_iter()
             .map(|hit| (hit.id, hit.score))
             .collect();
-        Ok(rank(self, &vector_hits, &keyword_hits, k, now, config))
+        Ok(rank(
+            self,
+            &vector_hits,
+            &keyword_hits,
+            k,
+            now,
+            config,
+            scorer,
+        ))
     }
 }
 
@@ -303,6 +317,7 @@ mod tests {
                 &work_only,
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert!(ids(&results).contains(&"work-vpn"));
@@ -318,7 +333,15 @@ mod tests {
         let config = RetrievalConfig::default();
         let search = |filter: MemoryFilter| {
             let results = bank
-                .search("vpn bullet", Some(&[0.7, 0.7]), 5, &filter, 2_000, &config)
+                .search(
+                    "vpn bullet",
+                    Some(&[0.7, 0.7]),
+                    5,
+                    &filter,
+                    2_000,
+                    &config,
+                    None,
+                )
                 .unwrap();
             ids(&results)
                 .into_iter()
@@ -363,6 +386,7 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert_eq!(ids(&results)[0], "work-vpn");
@@ -381,6 +405,7 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert!(!ids(&results).contains(&"work-vpn"));
@@ -422,6 +447,7 @@ mod tests {
                 &MemoryFilter::default(),
                 2_000,
                 &RetrievalConfig::default(),
+                None,
             )
             .unwrap();
         assert!(

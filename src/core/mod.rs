@@ -9,6 +9,7 @@ pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod keyword;
+pub mod learn;
 pub mod listing;
 pub mod llm;
 pub mod memory;

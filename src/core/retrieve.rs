@@ -4,13 +4,13 @@
 //! (MMR) so the few memories that fit in a prompt do not all say the same thing.
 //!
 //! Every result carries an [`Explanation`] of its score, and a [`Features`] vector
-//! for a learned reranker to score instead of (or on top of) the fixed weights.
+//! for a learned reranker ([`UsefulnessScorer`]) to score on top of the fixed weights.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::memory::{Memory, MemoryId, Millis, Outcome};
+use crate::core::memory::{Kind, Memory, MemoryId, Millis, Outcome};
 use crate::core::vector::dot;
 
 /// Weights of the ranking signals. Relevance is in [0, 1]; each signal is in
@@ -26,6 +26,17 @@ pub struct SignalWeights {
     pub did_not_work: f32,
     pub usage: f32,
     pub pinned: f32,
+    /// For the learned reranker's usefulness (in [−1, 1]), scaled by how well
+    /// the memory matches the question (see [`Explanation::learned`]).
+    #[serde(default = "default_learned_weight")]
+    pub learned: f32,
+}
+
+/// At most ±0.15, what a pin is worth: relevance differs by a few hundredths
+/// between neighbouring candidates of one question, so what was learned can
+/// reorder them, yet it lifts a memory no further than pinning it would.
+fn default_learned_weight() -> f32 {
+    0.15
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +64,7 @@ impl Default for RetrievalConfig {
                 did_not_work: -0.04,
                 usage: 0.05,
                 pinned: 0.15,
+                learned: default_learned_weight(),
             },
             recency_half_life_days: 30.0,
             mmr_lambda: 0.8,
@@ -74,10 +86,28 @@ pub struct Features {
     pub did_not_work: f32,
     pub usage: f32,
     pub pinned: f32,
+    /// How often answers that cited it worked, and did not: log-scaled, so
+    /// the first few verdicts matter most (1 at [`CITATIONS_SATURATE`]).
+    #[serde(default)]
+    pub cited_worked: f32,
+    #[serde(default)]
+    pub cited_did_not_work: f32,
+    /// 1 for the user's own words about what is right: a correction, or a case
+    /// the user corrected.
+    #[serde(default)]
+    pub is_correction: f32,
+}
+
+/// The citation count at which its feature reaches 1: by then the record is
+/// clear, and more of the same adds nothing.
+pub const CITATIONS_SATURATE: u32 = 15;
+
+fn citation_feature(count: u32) -> f32 {
+    ((1.0 + count as f32).ln() / (1.0 + CITATIONS_SATURATE as f32).ln()).min(1.0)
 }
 
 impl Features {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 11;
 
     pub fn to_array(self) -> [f32; Features::COUNT] {
         [
@@ -89,8 +119,18 @@ impl Features {
             self.did_not_work,
             self.usage,
             self.pinned,
+            self.cited_worked,
+            self.cited_did_not_work,
+            self.is_correction,
         ]
     }
+}
+
+/// A learned estimate of whether a memory will help, from its features.
+pub trait UsefulnessScorer {
+    /// In [−1, 1]: above 0 if the memory is predicted to help, below if not,
+    /// 0 for no opinion (a scorer that has not learned enough yet).
+    fn usefulness(&self, features: &Features) -> f32;
 }
 
 /// Why a memory was retrieved, and with what score: shown next to the answer.
@@ -108,6 +148,13 @@ pub struct Explanation {
     pub outcome: f32,
     pub usage: f32,
     pub pinned: f32,
+    /// The learned reranker's contribution (0 when it is off or not ready):
+    /// weight × usefulness × match, where match is the higher of the vector and
+    /// keyword scores. Relevance by fused rank is flat (first and tenth differ
+    /// by 0.06), so without the match factor a memory with a good record would
+    /// be lifted into answers about something else.
+    #[serde(default)]
+    pub learned: f32,
     /// Highest similarity to a memory ranked above it (what MMR penalised).
     pub redundancy: f32,
     /// Relevance plus signals: what this memory ranks by.
@@ -135,7 +182,8 @@ pub trait CandidateSource {
 }
 
 /// Ranks the union of the vector hits and keyword hits (each best first) and
-/// returns the `k` best after diversification.
+/// returns the `k` best after diversification. A `scorer`, when given, adds its
+/// learned usefulness to each score before diversification.
 pub fn rank(
     source: &dyn CandidateSource,
     vector_hits: &[(MemoryId, f32)],
@@ -143,6 +191,7 @@ pub fn rank(
     k: usize,
     now: Millis,
     config: &RetrievalConfig,
+    scorer: Option<&dyn UsefulnessScorer>,
 ) -> Vec<Retrieved> {
     let mut found: HashMap<&MemoryId, Found> = HashMap::new();
     for (rank, (id, score)) in vector_hits.iter().enumerate() {
@@ -166,9 +215,10 @@ pub fn rank(
         .filter_map(|(id, found)| {
             let memory = source.memory(id)?;
             let features = features(memory, found, best_keyword, max_usage, now, config);
+            let usefulness = scorer.map_or(0.0, |scorer| scorer.usefulness(&features));
             Some(Retrieved {
                 memory_id: id.clone(),
-                explanation: explain(features, found, &config.weights),
+                explanation: explain(features, found, usefulness, &config.weights),
                 features,
             })
         })
@@ -214,10 +264,24 @@ fn features(
             (1.0 + memory.use_count as f32).ln() / (1.0 + max_usage as f32).ln()
         },
         pinned: f32::from(u8::from(memory.pinned)),
+        cited_worked: citation_feature(memory.cited_worked),
+        cited_did_not_work: citation_feature(memory.cited_did_not_work),
+        is_correction: f32::from(u8::from(
+            memory.kind == Kind::Correction
+                || memory
+                    .case
+                    .as_ref()
+                    .is_some_and(|case| case.correction.is_some()),
+        )),
     }
 }
 
-fn explain(features: Features, found: Found, weights: &SignalWeights) -> Explanation {
+fn explain(
+    features: Features,
+    found: Found,
+    usefulness: f32,
+    weights: &SignalWeights,
+) -> Explanation {
     let outcome = weights.worked * features.worked + weights.did_not_work * features.did_not_work;
     let mut explanation = Explanation {
         vector_score: found.vector.map(|(_, score)| score),
@@ -229,6 +293,7 @@ fn explain(features: Features, found: Found, weights: &SignalWeights) -> Explana
         outcome,
         usage: weights.usage * features.usage,
         pinned: weights.pinned * features.pinned,
+        learned: weights.learned * usefulness * features.vector_score.max(features.keyword_score),
         redundancy: 0.0,
         final_score: 0.0,
     };
@@ -236,7 +301,8 @@ fn explain(features: Features, found: Found, weights: &SignalWeights) -> Explana
         + explanation.recency
         + explanation.outcome
         + explanation.usage
-        + explanation.pinned;
+        + explanation.pinned
+        + explanation.learned;
     explanation
 }
 
@@ -339,6 +405,7 @@ mod tests {
             3,
             NOW,
             &RetrievalConfig::default(),
+            None,
         );
         assert_eq!(results[0].memory_id, id("both"));
         let explanation = &results[0].explanation;
@@ -376,7 +443,15 @@ mod tests {
         ]);
         // The failed case is slightly more relevant...
         let vector = [(id("old-failed"), 0.81), (id("fresh-worked"), 0.80)];
-        let results = rank(&bank, &vector, &[], 2, NOW, &RetrievalConfig::default());
+        let results = rank(
+            &bank,
+            &vector,
+            &[],
+            2,
+            NOW,
+            &RetrievalConfig::default(),
+            None,
+        );
         // ...but the recent one that worked ranks first; the failed one is kept.
         assert_eq!(order(&results), ["fresh-worked", "old-failed"]);
         assert!(results[0].explanation.outcome > 0.0);
@@ -391,6 +466,7 @@ mod tests {
             2,
             NOW,
             &RetrievalConfig::default(),
+            None,
         );
         assert_eq!(order(&results), ["b", "a"], "pinned wins an even match");
     }
@@ -430,6 +506,7 @@ mod tests {
             2,
             NOW,
             &RetrievalConfig::default(),
+            None,
         );
         assert_eq!(order(&results), ["original", "different"]);
         assert!(results[1].explanation.redundancy < 0.1);
@@ -438,8 +515,58 @@ mod tests {
             mmr_lambda: 1.0,
             ..RetrievalConfig::default()
         };
-        let results = rank(&bank, &vector, &keyword, 2, NOW, &relevance_only);
+        let results = rank(&bank, &vector, &keyword, 2, NOW, &relevance_only, None);
         assert_eq!(order(&results), ["original", "duplicate"]);
+    }
+
+    /// Trusts a memory's record: usefulness is the difference of its citation
+    /// features.
+    struct TrustsRecords;
+
+    impl UsefulnessScorer for TrustsRecords {
+        fn usefulness(&self, features: &Features) -> f32 {
+            features.cited_worked - features.cited_did_not_work
+        }
+    }
+
+    #[test]
+    fn a_learned_scorer_reorders_candidates_and_shows_its_contribution() {
+        let bank = bank(&[
+            (
+                "failed-before",
+                vec![1.0, 0.0],
+                Box::new(|memory: &mut Memory| memory.cited_did_not_work = 3),
+            ),
+            (
+                "helped-before",
+                vec![0.0, 1.0],
+                Box::new(|memory: &mut Memory| {
+                    memory.cited_worked = 3;
+                    memory.kind = Kind::Correction;
+                }),
+            ),
+        ]);
+        let vector = [(id("failed-before"), 0.82), (id("helped-before"), 0.80)];
+        let config = RetrievalConfig::default();
+        let plain = rank(&bank, &vector, &[], 2, NOW, &config, None);
+        assert_eq!(order(&plain), ["failed-before", "helped-before"]);
+        assert!(plain.iter().all(|r| r.explanation.learned == 0.0));
+        let features = plain[1].features;
+        assert!(
+            (features.cited_worked - 0.5).abs() < 1e-6,
+            "log(1+3) / log(1+15)"
+        );
+        assert_eq!(features.is_correction, 1.0);
+        assert_eq!(plain[0].features.is_correction, 0.0);
+
+        let learned = rank(&bank, &vector, &[], 2, NOW, &config, Some(&TrustsRecords));
+        assert_eq!(order(&learned), ["helped-before", "failed-before"]);
+        let lifted = &learned[0].explanation;
+        assert!(
+            (lifted.learned - 0.15 * 0.5 * 0.80).abs() < 1e-6,
+            "{lifted:?}"
+        );
+        assert!(learned[1].explanation.learned < 0.0);
     }
 
     #[test]
@@ -452,6 +579,7 @@ mod tests {
             5,
             NOW,
             &RetrievalConfig::default(),
+            None,
         );
         assert_eq!(order(&results), ["a"]);
         assert!(rank(
@@ -460,7 +588,8 @@ mod tests {
             &[],
             0,
             NOW,
-            &RetrievalConfig::default()
+            &RetrievalConfig::default(),
+            None
         )
         .is_empty());
     }
