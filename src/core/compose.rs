@@ -48,7 +48,7 @@ use thiserror::Error;
 
 use crate::core::conversation::{ChatTurn, Role, UsedMemory};
 use crate::core::memory::{Kind, Memory, MemoryId, Outcome};
-use crate::core::retrieve::Explanation;
+use crate::core::retrieve::{Explanation, Features};
 
 /// What a chat format adds around each turn (role markers, separators): about
 /// four tokens in the formats of OpenAI, Anthropic and llama.cpp's templates.
@@ -144,6 +144,7 @@ impl Default for ComposeConfig {
 pub struct Candidate<'a> {
     pub memory: &'a Memory,
     pub explanation: &'a Explanation,
+    pub features: &'a Features,
 }
 
 /// Whether this prompt reads the case bank.
@@ -480,6 +481,7 @@ fn select_memories(
             memory_id: memory.id.clone(),
             text: block.plain(),
             explanation: candidate.explanation.clone(),
+            features: *candidate.features,
         });
         selection.blocks.push(section(
             SectionKind::Memory {
@@ -715,12 +717,27 @@ mod tests {
         memory
     }
 
+    const NO_FEATURES: Features = Features {
+        vector_score: 0.0,
+        keyword_score: 0.0,
+        relevance: 0.0,
+        recency: 0.0,
+        worked: 0.0,
+        did_not_work: 0.0,
+        usage: 0.0,
+        pinned: 0.0,
+        cited_worked: 0.0,
+        cited_did_not_work: 0.0,
+        is_correction: 0.0,
+    };
+
     fn candidates<'a>(memories: &'a [Memory], why: &'a Explanation) -> Vec<Candidate<'a>> {
         memories
             .iter()
             .map(|memory| Candidate {
                 memory,
                 explanation: why,
+                features: &NO_FEATURES,
             })
             .collect()
     }
@@ -977,6 +994,7 @@ mod tests {
                 memory_id: MemoryId(format!("m{tag}")),
                 text: String::new(),
                 explanation: Explanation::default(),
+                features: Features::default(),
             })
             .collect();
         assert_eq!(cited_tags("Restart it [M3].", &used), [3]);

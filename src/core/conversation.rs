@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::memory::{MemoryId, Millis, Outcome};
-use crate::core::retrieve::Explanation;
+use crate::core::retrieve::{Explanation, Features};
 
 /// Who wrote a turn of a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +39,9 @@ pub struct UsedMemory {
     /// The memory's text as it was given to the model (it may be edited later).
     pub text: String,
     pub explanation: Explanation,
+    /// What the learned reranker saw, so a later verdict can train it.
+    #[serde(default)]
+    pub features: Features,
 }
 
 /// How an assistant message ended.

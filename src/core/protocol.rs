@@ -12,7 +12,7 @@ use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Revision};
-use crate::core::retrieve::Explanation;
+use crate::core::retrieve::{Explanation, Features};
 
 /// The version of this crate, reported by the worker so the page can tell when a
 /// stale worker script (e.g. from an old cache) answers.
@@ -107,6 +107,7 @@ pub enum Reply {
 pub struct SearchHit {
     pub memory: Memory,
     pub explanation: Explanation,
+    pub features: Features,
 }
 
 /// What happened to one change of an `ApplyChanges` request.

@@ -189,19 +189,27 @@ fn scifact_ndcg_through_the_case_bank() {
                 .zip(&query_vectors)
                 .map(|((id, text), vector)| {
                     let results = bank
-                        .search(text, Some(vector), 10, &MemoryFilter::default(), 0, config)
+                        .search(
+                            text,
+                            Some(vector),
+                            10,
+                            &MemoryFilter::default(),
+                            0,
+                            config,
+                            None,
+                        )
                         .unwrap();
                     judged(id, results.into_iter().map(|r| r.memory_id).collect())
                 }),
         )
     };
     let hybrid_ndcg = hybrid(&RetrievalConfig::default());
-    let hybrid_no_mmr = hybrid(&RetrievalConfig {
-        mmr_lambda: 1.0,
+    let hybrid_undiversified = hybrid(&RetrievalConfig {
+        duplicate_penalty: 0.0,
         ..RetrievalConfig::default()
     });
     println!(
-        "SciFact nDCG@10 over {} queries: vector {vector_ndcg:.4} (reference 0.6468), hybrid {hybrid_ndcg:.4}, hybrid without MMR {hybrid_no_mmr:.4}",
+        "SciFact nDCG@10 over {} queries: vector {vector_ndcg:.4} (reference 0.6468), hybrid {hybrid_ndcg:.4}, hybrid without diversification {hybrid_undiversified:.4}",
         scifact.queries.len()
     );
     assert!(

@@ -251,13 +251,12 @@ fn mean_over_seeds(label: &str, config: &RetrievalConfig) -> (f32, f32, f32) {
 #[test]
 fn the_helpful_memory_reaches_the_prompt_more_often_as_verdicts_come_in() {
     let (first, last, plain) = mean_over_seeds("default ranking", &RetrievalConfig::default());
-    // For comparison only: diversification (MMR) fills the prompt with memories
-    // about other topics when a topic's memories resemble each other.
+    // For comparison only: the same without diversification.
     let relevance_only = RetrievalConfig {
-        mmr_lambda: 1.0,
+        duplicate_penalty: 0.0,
         ..RetrievalConfig::default()
     };
-    mean_over_seeds("without MMR", &relevance_only);
+    mean_over_seeds("without diversification", &relevance_only);
 
     assert!(last >= first + 0.15, "no learning: {first:.2} → {last:.2}");
     assert!(

@@ -155,6 +155,7 @@ impl BankService {
                     filter,
                     now(),
                     &RetrievalConfig::default(),
+                    None,
                 )
                 .map(|results| {
                     results
@@ -163,6 +164,7 @@ impl BankService {
                             Some(SearchHit {
                                 memory: loaded.bank.get(&retrieved.memory_id)?.clone(),
                                 explanation: retrieved.explanation,
+                                features: retrieved.features,
                             })
                         })
                         .collect::<Vec<_>>()
