@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
+use crate::core::conversation::UsedMemory;
 use crate::core::listing::{ListPage, ListQuery};
-use crate::core::memory::{Memory, MemoryId, Revision};
+use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::retrieve::{Explanation, Features};
 
 /// The version of this crate, reported by the worker so the page can tell when a
@@ -56,6 +57,18 @@ pub enum Request {
     MemoryHistory { id: MemoryId },
     /// Stops the request `request_id` at its next safe point.
     Cancel { request_id: u32 },
+    /// These memories were put into a prompt: counts their use.
+    MarkUsed { ids: Vec<MemoryId> },
+    /// The user's verdict on an answer changed from `previous` to `current`:
+    /// the cited memories' records move and the learned reranker trains.
+    RecordVerdict {
+        used: Vec<UsedMemory>,
+        cited: Vec<u32>,
+        previous: Option<Outcome>,
+        current: Option<Outcome>,
+    },
+    /// Switches the learned reranker on or off for searches.
+    SetLearnedReranker { enabled: bool },
 }
 
 // Messages are built once and sent: the size of a variant costs nothing worth boxing for.
@@ -100,6 +113,23 @@ pub enum Reply {
         revisions: Vec<Revision>,
     },
     Cancelled,
+    /// A request that needs no answer beyond "done".
+    Done,
+    VerdictRecorded {
+        reranker: RerankerStatus,
+    },
+}
+
+/// The learned reranker, as Settings shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RerankerStatus {
+    pub enabled: bool,
+    /// Whether it has seen enough verdicts to rerank.
+    pub ready: bool,
+    /// Rated citations seen: helped, did not help, in the prompt but not cited.
+    pub helped: u32,
+    pub did_not_help: u32,
+    pub not_cited: u32,
 }
 
 /// A memory found by a search, with why.
@@ -151,6 +181,8 @@ pub struct BankStatus {
     pub graph: bool,
     /// Whether the index is being rebuilt in the background.
     pub rebuilding: bool,
+    #[serde(default)]
+    pub reranker: RerankerStatus,
 }
 
 /// A loaded embedding model, as the page shows it.

@@ -42,9 +42,40 @@ impl Theme {
     }
 }
 
+/// How Casebook learns from use (Settings → Learning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearningSettings {
+    /// Rerank retrieved memories with the scorer trained by verdicts.
+    #[serde(default = "yes")]
+    pub learned_reranker: bool,
+    /// After each exchange, ask the model which memories to add, update or delete.
+    #[serde(default = "yes")]
+    pub extraction: bool,
+    /// Apply extracted changes at once instead of sending them to the review inbox.
+    #[serde(default)]
+    pub auto_apply: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for LearningSettings {
+    fn default() -> LearningSettings {
+        LearningSettings {
+            learned_reranker: true,
+            extraction: true,
+            auto_apply: false,
+        }
+    }
+}
+
 /// Keys of the records in the settings store.
 pub mod keys {
     pub const THEME: &str = "theme";
+    pub const LEARNING: &str = "learning";
+    /// The learned reranker's weights (written by the worker).
+    pub const LEARNED_SCORER: &str = "learned_scorer";
 }
 
 #[cfg(test)]

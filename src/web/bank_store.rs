@@ -77,6 +77,11 @@ impl BankStore {
         BankStore { db }
     }
 
+    /// The database, for records outside the bank (settings).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Reads every memory and vector, and the snapshot saved for `model_id`.
     pub async fn load(&self, model_id: &str) -> Result<StoredBank, DbError> {
         let transaction = self.db.rexie().transaction(

@@ -161,6 +161,31 @@ impl Db {
         Ok(())
     }
 
+    /// Every record of `store`, in key order.
+    pub async fn all<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, DbError> {
+        let transaction = self
+            .connection
+            .rexie()
+            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let values = transaction.store(store)?.get_all(None, None).await?;
+        transaction.done().await?;
+        values.iter().map(from_js).collect()
+    }
+
+    /// Deletes the record with primary key `key` from `store` (if there is one).
+    pub async fn delete(&self, store: &str, key: &str) -> Result<(), DbError> {
+        let transaction = self
+            .connection
+            .rexie()
+            .transaction(&[store], TransactionMode::ReadWrite)?;
+        transaction
+            .store(store)?
+            .delete(JsValue::from_str(key))
+            .await?;
+        transaction.done().await?;
+        Ok(())
+    }
+
     pub async fn count(&self, store: &str) -> Result<u32, DbError> {
         let transaction = self
             .connection

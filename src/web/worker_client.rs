@@ -12,11 +12,12 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
+use crate::core::conversation::UsedMemory;
 use crate::core::listing::{ListPage, ListQuery};
-use crate::core::memory::{Memory, MemoryId, Revision};
+use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, Envelope, ModelStatus, ModelSummary, Reply, Request, SearchHit,
-    WorkerEvent, WorkerInfo,
+    BankStatus, ChangeOutcome, Envelope, ModelStatus, ModelSummary, Reply, Request, RerankerStatus,
+    SearchHit, WorkerEvent, WorkerInfo,
 };
 
 #[derive(Debug, Clone, Error, PartialEq)]
@@ -270,6 +271,37 @@ impl WorkerClient {
             Reply::History { memory, revisions } => Ok((memory, revisions)),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Counts a use of each memory (they went into a prompt).
+    pub async fn mark_used(&self, ids: Vec<MemoryId>) -> Result<(), WorkerError> {
+        self.request(Request::MarkUsed { ids }).await.map(|_| ())
+    }
+
+    /// Records a changed verdict on an answer (see `Request::RecordVerdict`).
+    pub async fn record_verdict(
+        &self,
+        used: Vec<UsedMemory>,
+        cited: Vec<u32>,
+        previous: Option<Outcome>,
+        current: Option<Outcome>,
+    ) -> Result<RerankerStatus, WorkerError> {
+        let request = Request::RecordVerdict {
+            used,
+            cited,
+            previous,
+            current,
+        };
+        match self.request(request).await? {
+            Reply::VerdictRecorded { reranker } => Ok(reranker),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub async fn set_learned_reranker(&self, enabled: bool) -> Result<(), WorkerError> {
+        self.request(Request::SetLearnedReranker { enabled })
+            .await
+            .map(|_| ())
     }
 
     fn next_id(&self) -> u32 {

@@ -11,13 +11,20 @@ use std::rc::Rc;
 use super::Engine;
 use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
 use crate::core::changes::{apply_change, ChangeError, MemoryChange};
+use crate::core::conversation::UsedMemory;
 use crate::core::embed::Embedder;
 use crate::core::index::IndexConfig;
+use crate::core::learn::feedback::recount_citations;
+use crate::core::learn::scorer::LearnedScorer;
 use crate::core::listing::{list, ListPage, ListQuery};
+use crate::core::memory::Outcome;
 use crate::core::memory::{Memory, MemoryId, Millis, Revision};
-use crate::core::protocol::{BankStatus, ChangeOutcome, Reply, SearchHit, WorkerEvent};
-use crate::core::retrieve::RetrievalConfig;
-use crate::core::schema::CASEBOOK;
+use crate::core::protocol::{
+    BankStatus, ChangeOutcome, Reply, RerankerStatus, SearchHit, WorkerEvent,
+};
+use crate::core::retrieve::{RetrievalConfig, UsefulnessScorer};
+use crate::core::schema::{stores, CASEBOOK};
+use crate::core::settings::{keys, LearningSettings};
 use crate::web::bank_store::{BankStore, Expect, Write};
 use crate::web::db::{Db, DbError};
 
@@ -36,6 +43,27 @@ struct Loaded {
     embedder: Option<Rc<Embedder>>,
     /// Whether the background pass that embeds unembedded memories runs.
     embedding_pending: bool,
+    scorer: LearnedScorer,
+    learned_reranker: bool,
+}
+
+impl Loaded {
+    /// The learned reranker, when it is switched on and has learned enough.
+    fn reranker(&self) -> Option<&dyn UsefulnessScorer> {
+        (self.learned_reranker && self.scorer.is_ready())
+            .then_some(&self.scorer as &dyn UsefulnessScorer)
+    }
+
+    fn reranker_status(&self) -> RerankerStatus {
+        let (helped, did_not_help, not_cited) = self.scorer.examples();
+        RerankerStatus {
+            enabled: self.learned_reranker,
+            ready: self.scorer.is_ready(),
+            helped,
+            did_not_help,
+            not_cited,
+        }
+    }
 }
 
 enum State {
@@ -155,7 +183,7 @@ impl BankService {
                     filter,
                     now(),
                     &RetrievalConfig::default(),
-                    None,
+                    loaded.reranker(),
                 )
                 .map(|results| {
                     results
@@ -176,6 +204,88 @@ impl BankService {
             embed_ms: embedded - started,
             search_ms: js_sys::Date::now() - embedded,
         })
+    }
+
+    /// Counts one more use of each memory (they were put into a prompt).
+    pub async fn mark_used(&self, engine: &Rc<Engine>, ids: &[MemoryId]) -> Result<(), String> {
+        let time = now();
+        let changes = self.with_open(|loaded| {
+            ids.iter()
+                .filter_map(|id| loaded.bank.get(id))
+                .map(|memory| {
+                    let mut used = memory.clone();
+                    used.use_count = used.use_count.saturating_add(1);
+                    used.last_used_at = Some(time);
+                    MemoryChange::RecordUse { memory: used }
+                })
+                .collect::<Vec<_>>()
+        })?;
+        self.apply_quietly(engine, changes).await
+    }
+
+    /// Moves the cited memories' records from the `previous` verdict to the
+    /// `current` one and trains the learned reranker, then saves it.
+    pub async fn record_verdict(
+        &self,
+        engine: &Rc<Engine>,
+        used: &[UsedMemory],
+        cited: &[u32],
+        previous: Option<Outcome>,
+        current: Option<Outcome>,
+    ) -> Result<RerankerStatus, String> {
+        let (changes, scorer, store) = self.with_open_mut(|loaded| {
+            let examples: Vec<_> = used
+                .iter()
+                .map(|memory| (memory.features, cited.contains(&memory.tag)))
+                .collect();
+            loaded
+                .scorer
+                .learn_from_verdict(&examples, previous, current);
+            let cited_memories: Vec<Memory> = used
+                .iter()
+                .filter(|memory| cited.contains(&memory.tag))
+                .filter_map(|memory| loaded.bank.get(&memory.memory_id).cloned())
+                .collect();
+            let changes: Vec<MemoryChange> = recount_citations(&cited_memories, previous, current)
+                .into_iter()
+                .map(|memory| MemoryChange::RecordUse { memory })
+                .collect();
+            (changes, loaded.scorer.clone(), loaded.store.clone())
+        })?;
+        store
+            .db()
+            .put_value(stores::SETTINGS, keys::LEARNED_SCORER, &scorer)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.apply_quietly(engine, changes).await?;
+        self.with_open(Loaded::reranker_status)
+    }
+
+    pub fn set_learned_reranker(&self, engine: &Rc<Engine>, enabled: bool) -> Result<(), String> {
+        self.with_open_mut(|loaded| loaded.learned_reranker = enabled)?;
+        if let Some(status) = self.status() {
+            engine.post(&WorkerEvent::Bank { status });
+        }
+        Ok(())
+    }
+
+    /// Applies statistics changes; a failure is reported, never half-applied.
+    async fn apply_quietly(
+        &self,
+        engine: &Rc<Engine>,
+        changes: Vec<MemoryChange>,
+    ) -> Result<(), String> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.apply(engine, 0, changes).await?;
+        match outcomes.into_iter().find_map(|outcome| match outcome {
+            ChangeOutcome::Failed { message, .. } => Some(message),
+            _ => None,
+        }) {
+            Some(message) => Err(message),
+            None => Ok(()),
+        }
     }
 
     pub fn list(&self, query: &ListQuery) -> Result<ListPage, String> {
@@ -578,6 +688,7 @@ fn status_of(loaded: &Loaded) -> BankStatus {
         buffered: vectors.buffered(),
         graph: vectors.has_graph(),
         rebuilding: false,
+        reranker: loaded.reranker_status(),
     }
 }
 
@@ -605,6 +716,22 @@ async fn load(embedder: Option<Rc<Embedder>>) -> Result<Loaded, DbError> {
         stored.snapshot.as_deref(),
     )
     .map_err(|error| DbError::Malformed(error.to_string()))?;
+    // A missing or unreadable scorer (e.g. saved by a version with other
+    // features) starts afresh rather than failing the bank.
+    let scorer = store
+        .db()
+        .get_value::<LearnedScorer>(stores::SETTINGS, keys::LEARNED_SCORER)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let learning = store
+        .db()
+        .get_value::<LearningSettings>(stores::SETTINGS, keys::LEARNING)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     Ok(Loaded {
         store,
         bank,
@@ -614,5 +741,7 @@ async fn load(embedder: Option<Rc<Embedder>>) -> Result<Loaded, DbError> {
             .collect(),
         embedder,
         embedding_pending: false,
+        scorer,
+        learned_reranker: learning.learned_reranker,
     })
 }

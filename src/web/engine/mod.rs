@@ -128,6 +128,26 @@ impl Engine {
                 let (memory, revisions) = self.bank.history(&memory_id).await?;
                 Ok(Reply::History { memory, revisions })
             }
+            Request::MarkUsed { ids } => {
+                self.bank.mark_used(self, &ids).await?;
+                Ok(Reply::Done)
+            }
+            Request::RecordVerdict {
+                used,
+                cited,
+                previous,
+                current,
+            } => {
+                let reranker = self
+                    .bank
+                    .record_verdict(self, &used, &cited, previous, current)
+                    .await?;
+                Ok(Reply::VerdictRecorded { reranker })
+            }
+            Request::SetLearnedReranker { enabled } => {
+                self.bank.set_learned_reranker(self, enabled)?;
+                Ok(Reply::Done)
+            }
             Request::Cancel { request_id } => {
                 self.cancelled.borrow_mut().insert(request_id);
                 Ok(Reply::Cancelled)
