@@ -7,6 +7,7 @@ pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod keyword;
+pub mod markdown;
 pub mod memory;
 pub mod protocol;
 pub mod retrieve;
