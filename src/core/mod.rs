@@ -12,6 +12,7 @@ pub mod keyword;
 pub mod learn;
 pub mod listing;
 pub mod llm;
+pub mod markdown;
 pub mod memory;
 pub mod protocol;
 pub mod retrieve;
