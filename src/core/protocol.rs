@@ -254,6 +254,9 @@ pub enum WorkerEvent {
     Bank { status: BankStatus },
     /// Request `id` has done `done` of `total` steps.
     Progress { id: u32, done: u64, total: u64 },
+    /// Another tab changed these memories; this tab's bank has been brought up
+    /// to date (lists showing them should refresh).
+    MemoriesChangedElsewhere { ids: Vec<MemoryId> },
 }
 
 /// Answers a ping (the one request that needs no worker state).

@@ -10,7 +10,7 @@ use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
 use crate::core::storage::StorageUse;
 use crate::core::vector::dot;
-use crate::web::db::Db;
+use crate::web::db::{Db, DbError};
 use crate::web::pwa::{AppUpdates, UpdateState};
 use crate::web::storage;
 use crate::web::worker_client::{WorkerClient, WorkerError};
@@ -71,6 +71,9 @@ pub struct Services {
     pub worker_state: RwSignal<WorkerState>,
     pub model_state: RwSignal<ModelState>,
     pub bank_state: RwSignal<BankState>,
+    /// Counts changes made in other tabs: lists that show memories track it and
+    /// refresh.
+    pub changed_elsewhere: RwSignal<u64>,
     pub theme: RwSignal<Theme>,
     updates: StoredValue<Option<AppUpdates>, LocalStorage>,
     pub update_state: RwSignal<UpdateState>,
@@ -90,6 +93,7 @@ impl Services {
             worker_state: RwSignal::new(WorkerState::Starting),
             model_state: RwSignal::new(ModelState::Waiting),
             bank_state: RwSignal::new(BankState::Opening),
+            changed_elsewhere: RwSignal::new(0),
             theme: RwSignal::new(Theme::default()),
             updates: StoredValue::new_local(None),
             update_state: RwSignal::new(UpdateState::Current),
@@ -200,6 +204,8 @@ impl Services {
         });
         let bank_state = self.bank_state;
         worker.on_bank_status(move |status| bank_state.set(BankState::Ready(status)));
+        let changed_elsewhere = self.changed_elsewhere;
+        worker.on_memories_changed_elsewhere(move |_| changed_elsewhere.update(|n| *n += 1));
         spawn_local(async move {
             let result = async {
                 let info = worker.ready().await?;
@@ -250,6 +256,12 @@ impl Services {
         spawn_local(async move {
             match Db::open(&CASEBOOK).await {
                 Ok(db) => {
+                    let update_state = self.update_state;
+                    let db_state = self.db;
+                    db.on_closed_for_upgrade(move || {
+                        update_state.set(UpdateState::ActivatedElsewhere);
+                        db_state.set(DbState::Failed(DbError::ClosedForUpgrade.to_string()));
+                    });
                     // A missing or unreadable theme is not worth an error: keep the default.
                     if let Ok(Some(theme)) =
                         db.get_value::<Theme>(stores::SETTINGS, keys::THEME).await

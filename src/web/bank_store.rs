@@ -84,7 +84,7 @@ impl BankStore {
 
     /// Reads every memory and vector, and the snapshot saved for `model_id`.
     pub async fn load(&self, model_id: &str) -> Result<StoredBank, DbError> {
-        let transaction = self.db.rexie().transaction(
+        let transaction = self.db.transaction(
             &[stores::MEMORIES, stores::VECTORS, stores::INDEX_SNAPSHOTS],
             TransactionMode::ReadOnly,
         )?;
@@ -131,7 +131,6 @@ impl BankStore {
     pub async fn vector(&self, id: &MemoryId) -> Result<Option<StoredVector>, DbError> {
         let transaction = self
             .db
-            .rexie()
             .transaction(&[stores::VECTORS], TransactionMode::ReadOnly)?;
         let value = transaction
             .store(stores::VECTORS)?
@@ -145,7 +144,6 @@ impl BankStore {
     pub async fn revisions(&self, id: &MemoryId) -> Result<Vec<Revision>, DbError> {
         let transaction = self
             .db
-            .rexie()
             .transaction(&[stores::REVISIONS], TransactionMode::ReadOnly)?;
         let values = transaction
             .store(stores::REVISIONS)?
@@ -174,7 +172,7 @@ impl BankStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let transaction = self.db.rexie().transaction(
+        let transaction = self.db.transaction(
             &[stores::MEMORIES, stores::VECTORS, stores::REVISIONS],
             TransactionMode::ReadWrite,
         )?;
@@ -261,7 +259,6 @@ impl BankStore {
         set(&record, "bytes", &Uint8Array::from(bytes).into())?;
         let transaction = self
             .db
-            .rexie()
             .transaction(&[stores::INDEX_SNAPSHOTS], TransactionMode::ReadWrite)?;
         transaction
             .store(stores::INDEX_SNAPSHOTS)?

@@ -37,45 +37,75 @@ pub enum DbError {
     /// A write expected a memory at another revision: it changed meanwhile.
     #[error("Memory {0} was changed elsewhere (another tab?) meanwhile; nothing was saved.")]
     Conflict(String),
+    #[error("Storage is full: nothing was saved, and everything saved before is intact. Free space by exporting your memory and removing documents or old memories, or allow this site more storage.")]
+    QuotaExceeded,
+    #[error("Casebook was updated in another tab, which needs the database to itself. Reload this page to continue; nothing was lost.")]
+    ClosedForUpgrade,
 }
 
 impl From<rexie::Error> for DbError {
     fn from(error: rexie::Error) -> Self {
-        DbError::Storage(error.to_string())
+        match error {
+            rexie::Error::IdbError(error) => error.into(),
+            // rexie's own messages say nothing useful ("idb error").
+            other => DbError::Storage(format!("{other:?}")),
+        }
     }
 }
 
 impl From<idb::Error> for DbError {
     fn from(error: idb::Error) -> Self {
-        DbError::Storage(error.to_string())
+        let text = error.to_string();
+        if text.contains("QuotaExceededError") {
+            DbError::QuotaExceeded
+        } else {
+            DbError::Storage(text)
+        }
     }
 }
 
 /// An open database. Cheap to clone; all clones share one connection, which is
 /// closed when the last clone is dropped (an open connection would block schema
-/// upgrades, in this tab or another).
-#[derive(Clone, Debug)]
+/// upgrades, in this tab or another) or when another tab upgrades the schema.
+#[derive(Clone)]
 pub struct Db {
     connection: Rc<Connection>,
     version: u32,
 }
 
-#[derive(Debug)]
-struct Connection(Option<Rexie>);
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+type ClosedListener = Box<dyn Fn()>;
+
+struct Connection {
+    rexie: RefCell<Option<Rexie>>,
+    /// A second connection whose only job is to hear `versionchange` (rexie
+    /// does not expose its own): when a newer Casebook in another tab needs to
+    /// upgrade the schema, both are closed so that the upgrade is not blocked.
+    watcher: RefCell<Option<idb::Database>>,
+    closed_listeners: RefCell<Vec<ClosedListener>>,
+}
 
 impl Connection {
-    fn rexie(&self) -> &Rexie {
-        self.0
-            .as_ref()
-            .expect("a connection is only taken when dropped")
+    fn close(&self) {
+        if let Some(rexie) = self.rexie.borrow_mut().take() {
+            rexie.close();
+        }
+        if let Some(watcher) = self.watcher.borrow_mut().take() {
+            watcher.close();
+        }
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(rexie) = self.0.take() {
-            rexie.close();
-        }
+        self.close();
     }
 }
 
@@ -111,23 +141,62 @@ impl Db {
             builder = builder.add_object_store(store);
         }
         let rexie = builder.build().await?;
+        let connection = Rc::new(Connection {
+            rexie: RefCell::new(Some(rexie)),
+            watcher: RefCell::new(None),
+            closed_listeners: RefCell::default(),
+        });
+        let mut watcher = idb::Factory::new()?
+            .open(schema.database_name, Some(latest))?
+            .await?;
+        let weak = Rc::downgrade(&connection);
+        watcher.on_version_change(move |_| {
+            if let Some(connection) = weak.upgrade() {
+                connection.close();
+                for listener in connection.closed_listeners.borrow().iter() {
+                    listener();
+                }
+            }
+        });
+        *connection.watcher.borrow_mut() = Some(watcher);
         Ok(Db {
-            connection: Rc::new(Connection(Some(rexie))),
+            connection,
             version: latest,
         })
+    }
+
+    /// Calls `listener` if the connection is closed because another tab upgrades
+    /// the schema (this page then runs older code and must reload).
+    pub fn on_closed_for_upgrade(&self, listener: impl Fn() + 'static) {
+        self.connection
+            .closed_listeners
+            .borrow_mut()
+            .push(Box::new(listener));
+    }
+
+    /// Starts a transaction over `stores`.
+    pub(crate) fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+    ) -> Result<rexie::Transaction, DbError> {
+        match &*self.connection.rexie.borrow() {
+            Some(rexie) => Ok(rexie.transaction(stores, mode)?),
+            None => Err(DbError::ClosedForUpgrade),
+        }
     }
 
     pub fn version(&self) -> u32 {
         self.version
     }
 
-    /// The open connection, for modules that need multi-store transactions.
-    pub(crate) fn rexie(&self) -> &Rexie {
-        self.connection.rexie()
-    }
-
     pub fn store_names(&self) -> Vec<String> {
-        self.connection.rexie().store_names()
+        self.connection
+            .rexie
+            .borrow()
+            .as_ref()
+            .map(Rexie::store_names)
+            .unwrap_or_default()
     }
 
     /// Reads the record with primary key `key` from `store`.
@@ -136,10 +205,7 @@ impl Db {
         store: &str,
         key: &str,
     ) -> Result<Option<T>, DbError> {
-        let transaction = self
-            .connection
-            .rexie()
-            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let transaction = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let value = transaction
             .store(store)?
             .get(JsValue::from_str(key))
@@ -152,10 +218,7 @@ impl Db {
     /// record with the same key.
     pub async fn put<T: Serialize>(&self, store: &str, record: &T) -> Result<(), DbError> {
         let value = to_js(record)?;
-        let transaction = self
-            .connection
-            .rexie()
-            .transaction(&[store], TransactionMode::ReadWrite)?;
+        let transaction = self.transaction(&[store], TransactionMode::ReadWrite)?;
         transaction.store(store)?.put(&value, None).await?;
         transaction.done().await?;
         Ok(())
@@ -163,10 +226,7 @@ impl Db {
 
     /// Every record of `store`, in key order.
     pub async fn all<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, DbError> {
-        let transaction = self
-            .connection
-            .rexie()
-            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let transaction = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let values = transaction.store(store)?.get_all(None, None).await?;
         transaction.done().await?;
         values.iter().map(from_js).collect()
@@ -174,10 +234,7 @@ impl Db {
 
     /// Deletes the record with primary key `key` from `store` (if there is one).
     pub async fn delete(&self, store: &str, key: &str) -> Result<(), DbError> {
-        let transaction = self
-            .connection
-            .rexie()
-            .transaction(&[store], TransactionMode::ReadWrite)?;
+        let transaction = self.transaction(&[store], TransactionMode::ReadWrite)?;
         transaction
             .store(store)?
             .delete(JsValue::from_str(key))
@@ -187,10 +244,7 @@ impl Db {
     }
 
     pub async fn count(&self, store: &str) -> Result<u32, DbError> {
-        let transaction = self
-            .connection
-            .rexie()
-            .transaction(&[store], TransactionMode::ReadOnly)?;
+        let transaction = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let count = transaction.store(store)?.count(None).await?;
         transaction.done().await?;
         Ok(count)

@@ -36,6 +36,7 @@ type Answer = Result<Reply, WorkerError>;
 type ModelListener = Box<dyn Fn(ModelStatus)>;
 type BankListener = Box<dyn Fn(BankStatus)>;
 type ProgressListener = Box<dyn Fn(u64, u64)>;
+type ChangesListener = Box<dyn Fn(Vec<MemoryId>)>;
 
 /// What a search returned, and how long its two steps took.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +64,7 @@ struct Shared {
     model_listener: RefCell<Option<ModelListener>>,
     bank_listener: RefCell<Option<BankListener>>,
     progress_listeners: RefCell<HashMap<u32, ProgressListener>>,
+    changes_listener: RefCell<Option<ChangesListener>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -122,6 +124,7 @@ impl WorkerClient {
                 model_listener: RefCell::new(None),
                 bank_listener: RefCell::new(None),
                 progress_listeners: RefCell::default(),
+                changes_listener: RefCell::new(None),
                 _on_message: on_message,
                 _on_error: on_error,
             }
@@ -156,6 +159,12 @@ impl WorkerClient {
     /// Calls `listener` with every change in the case bank's counts and index.
     pub fn on_bank_status(&self, listener: impl Fn(BankStatus) + 'static) {
         *self.0.bank_listener.borrow_mut() = Some(Box::new(listener));
+    }
+
+    /// Calls `listener` when another tab changed memories (this tab's bank has
+    /// already caught up).
+    pub fn on_memories_changed_elsewhere(&self, listener: impl Fn(Vec<MemoryId>) + 'static) {
+        *self.0.changes_listener.borrow_mut() = Some(Box::new(listener));
     }
 
     /// Sends a ping; returns the echoed text.
@@ -385,6 +394,11 @@ impl Shared {
             WorkerEvent::Bank { status } => {
                 if let Some(listener) = &*self.bank_listener.borrow() {
                     listener(status);
+                }
+            }
+            WorkerEvent::MemoriesChangedElsewhere { ids } => {
+                if let Some(listener) = &*self.changes_listener.borrow() {
+                    listener(ids);
                 }
             }
             WorkerEvent::Progress { id, done, total } => {

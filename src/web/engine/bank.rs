@@ -8,6 +8,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use wasm_bindgen::prelude::*;
+use web_sys::{BroadcastChannel, MessageEvent};
+
 use super::Engine;
 use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
 use crate::core::changes::{apply_change, ChangeError, MemoryChange};
@@ -74,7 +77,12 @@ enum State {
 
 pub struct BankService {
     state: RefCell<State>,
+    /// Tells the other tabs' workers which memories this one changed.
+    channel: RefCell<Option<BroadcastChannel>>,
 }
+
+/// The channel every tab's worker listens on.
+const CHANGES_CHANNEL: &str = "casebook-memory-changes";
 
 fn now() -> Millis {
     js_sys::Date::now() as Millis
@@ -84,6 +92,7 @@ impl BankService {
     pub fn new() -> BankService {
         BankService {
             state: RefCell::new(State::Closed),
+            channel: RefCell::new(None),
         }
     }
 
@@ -106,9 +115,65 @@ impl BankService {
                 return Err(message);
             }
         }
+        self.listen_to_other_tabs(engine);
         self.after_change(engine);
         self.status()
             .ok_or_else(|| "The memory is not open.".to_owned())
+    }
+
+    fn listen_to_other_tabs(&self, engine: &Rc<Engine>) {
+        if self.channel.borrow().is_some() {
+            return;
+        }
+        // Without BroadcastChannel other tabs catch up on their next reload.
+        let Ok(channel) = BroadcastChannel::new(CHANGES_CHANNEL) else {
+            return;
+        };
+        let engine = engine.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Ok(ids) = serde_wasm_bindgen::from_value::<Vec<MemoryId>>(event.data()) else {
+                return;
+            };
+            let engine = engine.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                engine.bank.catch_up(&engine, ids).await;
+            });
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Lives as long as the worker.
+        on_message.forget();
+        *self.channel.borrow_mut() = Some(channel);
+    }
+
+    /// Another tab changed `ids`: reload them from the store.
+    async fn catch_up(&self, engine: &Rc<Engine>, ids: Vec<MemoryId>) {
+        let Ok(store) = self.with_open(|loaded| loaded.store.clone()) else {
+            return;
+        };
+        for id in &ids {
+            if let Err(error) = self.reload_memory(&store, id).await {
+                web_sys::console::warn_1(
+                    &format!("Could not load a memory changed in another tab: {error}").into(),
+                );
+            }
+        }
+        if let Some(status) = self.status() {
+            engine.post(&WorkerEvent::Bank { status });
+        }
+        engine.post(&WorkerEvent::MemoriesChangedElsewhere { ids });
+    }
+
+    /// Tells the other tabs which memories were just committed.
+    fn announce(&self, ids: Vec<MemoryId>) {
+        if ids.is_empty() {
+            return;
+        }
+        if let (Some(channel), Ok(message)) =
+            (&*self.channel.borrow(), serde_wasm_bindgen::to_value(&ids))
+        {
+            // A tab that closed meanwhile is no loss: the store has the change.
+            let _ = channel.post_message(&message);
+        }
     }
 
     /// A model finished loading: reload the bank with its vectors if it differs
@@ -352,6 +417,7 @@ impl BankService {
             match store.commit(&planned.writes).await {
                 Ok(()) => {
                     self.with_open_mut(|loaded| install(loaded, &planned))?;
+                    self.announce(planned.written_ids());
                     return Ok(batch
                         .iter()
                         .enumerate()
@@ -592,7 +658,7 @@ impl BankService {
             stored.push(vector);
         }
         match store.commit(&writes).await {
-            Ok(()) => {}
+            Ok(()) => self.announce(memories.iter().map(|memory| memory.id.clone()).collect()),
             Err(DbError::Conflict(id)) => {
                 self.reload_memory(&store, &MemoryId(id)).await?;
                 return Ok(memories.len());
@@ -625,6 +691,20 @@ struct PlannedBatch {
     /// Per change index: why it was refused before writing.
     rejected: HashMap<usize, String>,
     to_embed: Vec<usize>,
+}
+
+impl PlannedBatch {
+    /// The memories this batch writes or purges.
+    fn written_ids(&self) -> Vec<MemoryId> {
+        self.writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Memory { memory, .. } => Some(memory.id.clone()),
+                Write::Purge(id) => Some(id.clone()),
+                Write::Vector(_) | Write::Revision(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// Brings the in-memory bank in line with a committed batch.

@@ -1,5 +1,5 @@
 // window.startWorker(url) → { request(body) → Promise<reply>, requestWithId(body) → {id, reply},
-// statuses: [...], bank: [...], progress: Map(id → {done, total}) }.
+// statuses: [...], bank: [...], progress: Map(id → {done, total}), changedElsewhere: [ids] }.
 // Messages are the worker protocol's JSON shapes (src/core/protocol.rs).
 window.startWorker = (scriptUrl) =>
   new Promise((resolve, reject) => {
@@ -8,6 +8,7 @@ window.startWorker = (scriptUrl) =>
     const statuses = [];
     const bank = [];
     const progress = new Map();
+    const changedElsewhere = [];
     let nextId = 1;
     const requestWithId = (body) => {
       const id = nextId++;
@@ -21,6 +22,7 @@ window.startWorker = (scriptUrl) =>
       statuses,
       bank,
       progress,
+      changedElsewhere,
       requestWithId,
       request: (body) => requestWithId(body).reply,
       terminate: () => worker.terminate(),
@@ -30,6 +32,7 @@ window.startWorker = (scriptUrl) =>
       if (data.type === 'ready') resolve(handle);
       else if (data.type === 'model') statuses.push(data.status);
       else if (data.type === 'bank') bank.push(data.status);
+      else if (data.type === 'memories_changed_elsewhere') changedElsewhere.push(...data.ids);
       else if (data.type === 'progress') progress.set(data.id, { done: data.done, total: data.total });
       else if (data.type === 'reply') pending.get(data.id)?.done(data.reply);
       else if (data.type === 'failed') pending.get(data.id)?.fail(new Error(data.message));
