@@ -144,8 +144,15 @@ test(`killing the page during a bulk insert leaves no torn memory and loses noth
       },
       { ids, round },
     );
-    // Kill at a random point of the insert (batches commit every few hundred ms).
-    await page.waitForTimeout(200 + Math.floor(Math.random() * 2500));
+    // Kill at a random point inside the insert: after a random number of committed
+    // batches (of 32), at a random moment of the next one.
+    const batches = 1 + Math.floor(Math.random() * 4);
+    await page.waitForFunction(
+      (wanted) => (window.casebook.progress.get(window.bulkRequest)?.done ?? 0) >= wanted,
+      batches * 32,
+      { timeout: 120_000 },
+    );
+    await page.waitForTimeout(Math.floor(Math.random() * 400));
     const done = await page.evaluate(() => window.casebook.progress.get(window.bulkRequest)?.done ?? 0);
     await page.close({ runBeforeUnload: false });
 
@@ -171,6 +178,7 @@ test(`killing the page during a bulk insert leaves no torn memory and loses noth
       );
       assert.equal(found.results[0]?.memory.id, roundIds[roundIds.length - 1]);
     }
+    assert.ok(roundIds.length >= done && roundIds.length < ids.length, `round ${round}: killed mid-insert`);
     summary.push({ round, reportedCommitted: done, present: roundIds.length });
     committedSoFar = present;
     await check.close();
