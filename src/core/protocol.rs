@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
 use crate::core::conversation::UsedMemory;
+use crate::core::index::{IndexConfig, RebuildInput};
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::retrieve::{Explanation, Features};
@@ -69,6 +70,49 @@ pub enum Request {
     },
     /// Switches the learned reranker on or off for searches.
     SetLearnedReranker { enabled: bool },
+    /// Builds a vector-index snapshot (sent to a second worker so that searches
+    /// go on while it builds).
+    BuildIndex {
+        input: IndexInput,
+        config: IndexConfig,
+    },
+}
+
+/// [`RebuildInput`] on the wire: the vectors as little-endian bytes, which cross
+/// to a worker as one typed array instead of millions of numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexInput {
+    pub dimension: usize,
+    pub ids: Vec<MemoryId>,
+    pub versions: Vec<u32>,
+    #[serde(with = "serde_bytes")]
+    pub values: Vec<u8>,
+}
+
+impl From<&RebuildInput> for IndexInput {
+    fn from(input: &RebuildInput) -> IndexInput {
+        IndexInput {
+            dimension: input.dimension,
+            ids: input.ids.clone(),
+            versions: input.versions.clone(),
+            values: input.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+}
+
+impl From<IndexInput> for RebuildInput {
+    fn from(input: IndexInput) -> RebuildInput {
+        RebuildInput {
+            dimension: input.dimension,
+            ids: input.ids,
+            versions: input.versions,
+            values: input
+                .values
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        }
+    }
 }
 
 // Messages are built once and sent: the size of a variant costs nothing worth boxing for.
@@ -117,6 +161,11 @@ pub enum Reply {
     Done,
     VerdictRecorded {
         reranker: RerankerStatus,
+    },
+    /// A built snapshot, in its saved form (`BuiltSnapshot::to_bytes`).
+    IndexBuilt {
+        #[serde(with = "serde_bytes")]
+        snapshot: Vec<u8>,
     },
 }
 
@@ -284,6 +333,19 @@ mod tests {
                 },
             }
         );
+    }
+
+    #[test]
+    fn index_input_carries_vectors_exactly() {
+        let input = RebuildInput {
+            dimension: 2,
+            ids: vec![MemoryId("a".into()), MemoryId("b".into())],
+            versions: vec![1, 3],
+            values: vec![0.6, -0.8, f32::MIN_POSITIVE, 1.0],
+        };
+        let wire = IndexInput::from(&input);
+        assert_eq!(wire.values.len(), 16);
+        assert_eq!(RebuildInput::from(wire), input);
     }
 
     #[test]

@@ -13,11 +13,12 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
 use crate::core::conversation::UsedMemory;
+use crate::core::index::IndexConfig;
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, Envelope, ModelStatus, ModelSummary, Reply, Request, RerankerStatus,
-    SearchHit, WorkerEvent, WorkerInfo,
+    BankStatus, ChangeOutcome, Envelope, IndexInput, ModelStatus, ModelSummary, Reply, Request,
+    RerankerStatus, SearchHit, WorkerEvent, WorkerInfo,
 };
 
 #[derive(Debug, Clone, Error, PartialEq)]
@@ -311,6 +312,18 @@ impl WorkerClient {
         self.request(Request::SetLearnedReranker { enabled })
             .await
             .map(|_| ())
+    }
+
+    /// Builds a vector-index snapshot; returns its saved form.
+    pub async fn build_index(
+        &self,
+        input: IndexInput,
+        config: IndexConfig,
+    ) -> Result<Vec<u8>, WorkerError> {
+        match self.request(Request::BuildIndex { input, config }).await? {
+            Reply::IndexBuilt { snapshot } => Ok(snapshot),
+            other => Err(unexpected(&other)),
+        }
     }
 
     fn next_id(&self) -> u32 {

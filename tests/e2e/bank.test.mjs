@@ -185,3 +185,47 @@ test(`killing the page during a bulk insert leaves no torn memory and loses noth
   }
   console.log('kill rounds', JSON.stringify(summary));
 });
+
+test('past the exact-search size the index is built in the background, searched meanwhile, and saved', async () => {
+  browser = await launchBrowser();
+  const page = await browser.newPage();
+  await openHarness(page, server.url);
+  const count = Number(process.env.CASEBOOK_INDEX_TEST_SIZE ?? 3_200);
+  const reply = await page.evaluate(async (count) => {
+    const changes = Array.from({ length: count }, (_, n) => ({
+      type: 'save',
+      memory: {
+        id: `m${String(n).padStart(27, '0')}`, kind: 'note', text: `Ticket ${n} concerns shelf ${n % 97}`,
+        source: { type: 'manual' }, pool: 'default', created_at: 1, updated_at: 1, revision: 1,
+      },
+      base_revision: null,
+      changed_by: 'import',
+    }));
+    return window.casebook.request({ type: 'apply_changes', changes });
+  }, count);
+  assert.equal(reply.outcomes.filter((o) => o.outcome === 'saved').length, count);
+
+  // The build runs in another worker: this one keeps answering.
+  await page.waitForFunction(() => window.casebook.bank.some((status) => status.rebuilding), null, { timeout: 60_000 });
+  const during = await page.evaluate(async () =>
+    window.casebook.request({ type: 'search', text: 'Ticket 1234', k: 1, filter: {} }),
+  );
+  assert.equal(during.results[0].memory.text, 'Ticket 1234 concerns shelf 70');
+  await page.waitForFunction(
+    () => { const s = window.casebook.bankStatus; return s.graph && !s.rebuilding; },
+    null,
+    { timeout: 600_000 },
+  );
+  const after = await page.evaluate(async () =>
+    window.casebook.request({ type: 'search', text: 'Ticket 2345', k: 1, filter: {} }),
+  );
+  assert.equal(after.results[0].memory.text, 'Ticket 2345 concerns shelf 17');
+
+  // A reload finds the saved graph instead of building again.
+  await page.reload();
+  await openHarness(page, server.url, { navigate: false });
+  const status = await page.evaluate(() => window.casebook.bankStatus);
+  assert.equal(status.memories, count);
+  assert.equal(status.graph, true);
+  assert.equal(status.rebuilding, false);
+});

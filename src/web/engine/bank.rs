@@ -9,27 +9,28 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use web_sys::{BroadcastChannel, MessageEvent};
+use web_sys::{BroadcastChannel, MessageEvent, WorkerGlobalScope};
 
 use super::Engine;
 use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
 use crate::core::changes::{apply_change, ChangeError, MemoryChange};
 use crate::core::conversation::UsedMemory;
 use crate::core::embed::Embedder;
-use crate::core::index::IndexConfig;
+use crate::core::index::{BuiltSnapshot, IndexConfig, RebuildInput};
 use crate::core::learn::feedback::recount_citations;
 use crate::core::learn::scorer::LearnedScorer;
 use crate::core::listing::{list, ListPage, ListQuery};
 use crate::core::memory::Outcome;
 use crate::core::memory::{Memory, MemoryId, Millis, Revision};
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, Reply, RerankerStatus, SearchHit, WorkerEvent,
+    BankStatus, ChangeOutcome, IndexInput, Reply, RerankerStatus, SearchHit, WorkerEvent,
 };
 use crate::core::retrieve::{RetrievalConfig, UsefulnessScorer};
 use crate::core::schema::{stores, CASEBOOK};
 use crate::core::settings::{keys, LearningSettings};
 use crate::web::bank_store::{BankStore, Expect, Write};
 use crate::web::db::{Db, DbError};
+use crate::web::worker_client::WorkerClient;
 
 /// Changes are written this many per transaction: small enough that progress
 /// moves and a cancel is prompt, large enough that transactions are few.
@@ -48,6 +49,8 @@ struct Loaded {
     embedding_pending: bool,
     scorer: LearnedScorer,
     learned_reranker: bool,
+    /// Whether a vector-index snapshot is being built in the builder worker.
+    rebuilding: bool,
 }
 
 impl Loaded {
@@ -568,12 +571,84 @@ impl BankService {
         })
     }
 
-    /// After any change: report the new state, and embed what lacks a vector.
+    /// After any change: embed what lacks a vector, rebuild the index if due,
+    /// and report the new state.
     fn after_change(&self, engine: &Rc<Engine>) {
+        self.embed_pending(engine);
+        self.rebuild_if_due(engine);
         if let Some(status) = self.status() {
             engine.post(&WorkerEvent::Bank { status });
         }
-        self.embed_pending(engine);
+    }
+
+    /// Starts a snapshot build in a builder worker when the index says one pays
+    /// off. Searches go on meanwhile (exactly over the buffer, through the old
+    /// graph for the rest); changes made during the build are kept by `install`.
+    fn rebuild_if_due(&self, engine: &Rc<Engine>) {
+        let job = self
+            .with_open_mut(|loaded| {
+                let vectors = loaded.bank.vectors();
+                if loaded.rebuilding || !vectors.needs_rebuild() {
+                    return None;
+                }
+                loaded.rebuilding = true;
+                Some((
+                    vectors.rebuild_input(),
+                    vectors.config().clone(),
+                    loaded.bank.model_id().to_owned(),
+                    loaded.store.clone(),
+                ))
+            })
+            .ok()
+            .flatten();
+        let Some((input, config, model_id, store)) = job else {
+            return;
+        };
+        let engine = engine.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let bank = &engine.bank;
+            let built = build_elsewhere(&input, config).await;
+            let installed = match built {
+                Ok(bytes) => match BuiltSnapshot::from_bytes(&bytes, input) {
+                    Ok(snapshot) => {
+                        let same_model = bank
+                            .with_open_mut(|loaded| {
+                                let same = loaded.bank.model_id() == model_id;
+                                if same {
+                                    loaded.bank.vectors_mut().install(snapshot);
+                                }
+                                same
+                            })
+                            .unwrap_or(false);
+                        if same_model {
+                            if let Err(error) = store.save_snapshot(&model_id, &bytes).await {
+                                // The index works; only the next start rebuilds it.
+                                web_sys::console::warn_1(
+                                    &format!("The index could not be saved: {error}").into(),
+                                );
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(error) => Err(error.to_string()),
+                },
+                Err(error) => Err(error),
+            };
+            let _ = bank.with_open_mut(|loaded| loaded.rebuilding = false);
+            match installed {
+                // More may have changed while it built.
+                Ok(()) => bank.after_change(&engine),
+                Err(error) => {
+                    web_sys::console::warn_1(
+                        &format!("Rebuilding the index failed; exact search goes on: {error}")
+                            .into(),
+                    );
+                    if let Some(status) = bank.status() {
+                        engine.post(&WorkerEvent::Bank { status });
+                    }
+                }
+            }
+        });
     }
 
     /// Starts (unless running) the background pass that embeds memories that have
@@ -683,6 +758,19 @@ impl BankService {
     }
 }
 
+/// Builds a snapshot of `input` in a worker of its own (the same script as this
+/// one), which is stopped afterwards to give its memory back.
+async fn build_elsewhere(input: &RebuildInput, config: IndexConfig) -> Result<Vec<u8>, String> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let builder =
+        WorkerClient::spawn(&scope.location().href()).map_err(|error| error.to_string())?;
+    builder.ready().await.map_err(|error| error.to_string())?;
+    builder
+        .build_index(IndexInput::from(input), config)
+        .await
+        .map_err(|error| error.to_string())
+}
+
 #[derive(Default)]
 struct PlannedBatch {
     writes: Vec<Write>,
@@ -767,7 +855,7 @@ fn status_of(loaded: &Loaded) -> BankStatus {
             .map(|embedder| embedder.manifest().id.clone()),
         buffered: vectors.buffered(),
         graph: vectors.has_graph(),
-        rebuilding: false,
+        rebuilding: loaded.rebuilding,
         reranker: loaded.reranker_status(),
     }
 }
@@ -823,5 +911,6 @@ async fn load(embedder: Option<Rc<Embedder>>) -> Result<Loaded, DbError> {
         embedding_pending: false,
         scorer,
         learned_reranker: learning.learned_reranker,
+        rebuilding: false,
     })
 }

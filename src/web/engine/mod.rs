@@ -12,6 +12,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use crate::core::index::build_snapshot;
 use crate::core::protocol::{pong, Envelope, Reply, Request, WorkerEvent, WorkerInfo};
 
 pub struct Engine {
@@ -147,6 +148,12 @@ impl Engine {
             Request::SetLearnedReranker { enabled } => {
                 self.bank.set_learned_reranker(self, enabled)?;
                 Ok(Reply::Done)
+            }
+            Request::BuildIndex { input, config } => {
+                let built = build_snapshot(input.into(), &config);
+                Ok(Reply::IndexBuilt {
+                    snapshot: built.to_bytes(),
+                })
             }
             Request::Cancel { request_id } => {
                 self.cancelled.borrow_mut().insert(request_id);
