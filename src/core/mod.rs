@@ -3,6 +3,7 @@
 pub mod assistant;
 pub mod bank;
 pub mod conversation;
+pub mod documents;
 pub mod embed;
 pub mod eval;
 pub mod index;
