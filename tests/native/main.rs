@@ -3,5 +3,8 @@
 
 mod embedding;
 mod scifact;
+#[path = "../common/scifact.rs"]
+mod scifact_data;
 mod sts;
+#[path = "../common/support.rs"]
 mod support;
