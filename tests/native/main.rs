@@ -4,5 +4,8 @@
 mod dedupe;
 mod embedding;
 mod scifact;
+#[path = "../common/scifact.rs"]
+mod scifact_data;
 mod sts;
+#[path = "../common/support.rs"]
 mod support;

@@ -60,8 +60,8 @@ pub struct IndexConfig {
 impl Default for IndexConfig {
     fn default() -> IndexConfig {
         IndexConfig {
-            exact_below: 20_000,
-            rebuild_after: 5_000,
+            exact_below: 3_000,
+            rebuild_after: 1_000,
             dead_fraction: 0.2,
             ef_construction: 64,
             ef_search: 64,

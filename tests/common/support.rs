@@ -1,4 +1,5 @@
-//! Loading the model files and the shared reference data.
+//! Loading the model files and the shared reference data (for the native tests
+//! and, through `#[path]`, the benchmarks in examples/).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -9,9 +10,13 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared`, beside the repository (reference data for tests; never used by the app).
+/// `../shared`, beside the repository (reference data for tests; never used by the
+/// app), or `$CASEBOOK_SHARED_DATA` for a checkout elsewhere (a git worktree).
 pub fn shared_data(relative: &str) -> PathBuf {
-    repo_root().join("../shared/data").join(relative)
+    std::env::var_os("CASEBOOK_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/data"))
+        .join(relative)
 }
 
 pub fn read(path: PathBuf) -> Vec<u8> {
