@@ -235,6 +235,7 @@ pub fn load_bank(
             &MemoryFilter::default(),
             1_760_000_000_000,
             &RetrievalConfig::default(),
+            None,
         )
         .expect("a valid query");
     let searched = clock();
@@ -416,7 +417,7 @@ pub fn measure(
             build_ms / 1000.0
         ));
         assert_eq!(
-            with_ef_search(&snapshot, config.ef_search),
+            with_ef_search(&snapshot, config.ef_search_for(size)),
             snapshot,
             "the snapshot layout changed: update with_ef_search"
         );
@@ -620,10 +621,12 @@ pub fn tables(
         ));
     }
     out.push_str(&format!(
-        "\nThe chosen graph (ef_construction {}, ef_search {}) just before a rebuild is due: \
-         under {:.0}% of its rows dead, under {} vectors buffered\n\n",
+        "\nThe chosen graph (ef_construction {}, ef_search {} below {} rows, {} from there) just \
+         before a rebuild is due: under {:.0}% of its rows dead, under {} vectors buffered\n\n",
         chosen.ef_construction,
         chosen.ef_search,
+        chosen.wide_search_from,
+        chosen.ef_search_wide,
         chosen.dead_fraction * 100.0,
         chosen.rebuild_after
     ));
@@ -648,7 +651,7 @@ pub fn thousands(value: usize) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (position, digit) in digits.chars().enumerate() {
-        if position > 0 && (digits.len() - position) % 3 == 0 {
+        if position > 0 && (digits.len() - position).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

@@ -42,6 +42,8 @@ fn small_config() -> IndexConfig {
         dead_fraction: 0.2,
         ef_construction: 64,
         ef_search: 400,
+        wide_search_from: usize::MAX,
+        ef_search_wide: 400,
         seed: 7,
     }
 }
