@@ -7,6 +7,9 @@
 #   scripts/test.sh browser         wasm-bindgen tests in headless Chromium
 #   scripts/test.sh e2e             builds the app (release), Playwright against it
 #   scripts/test.sh lint            rustfmt and clippy (native and wasm32)
+#   scripts/test.sh bench           the index benchmark at 1k, natively and in Chromium, in the
+#                                   test profile: it must run and print its tables (the numbers
+#                                   worth quoting come from scripts/bench.sh)
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
@@ -91,13 +94,25 @@ run_lint() {
   record lint 0 "$passed" "$failed"
 }
 
+# Runs after the native tests, whose SciFact run leaves the vectors it reads.
+run_bench() {
+  say "Index benchmark at 1k (test profile), native then headless Chromium"
+  local status=0
+  RAYON_NUM_THREADS=1 cargo run --locked --example index_bench -- 1k 2>&1 | tee "$LOGS/bench.log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+  CASEBOOK_BENCH_SIZES=1k cargo test --locked --target wasm32-unknown-unknown --test browser_bench \
+    -- --nocapture 2>&1 | tee -a "$LOGS/bench.log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+  record bench "$status" $((1 - status)) "$status"
+}
+
 kinds=("$@")
-[[ ${#kinds[@]} -gt 0 ]] || kinds=(native browser e2e lint)
+[[ ${#kinds[@]} -gt 0 ]] || kinds=(native bench browser e2e lint)
 : > "$LOGS/lint.log"
 for kind in "${kinds[@]}"; do
   case $kind in
-    native|browser|e2e|lint) "run_$kind" ;;
-    *) fail "unknown test kind '$kind' (native, browser, e2e, lint)" ;;
+    native|bench|browser|e2e|lint) "run_$kind" ;;
+    *) fail "unknown test kind '$kind' (native, bench, browser, e2e, lint)" ;;
   esac
 done
 

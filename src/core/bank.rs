@@ -2,7 +2,7 @@
 //! step, and searched together. The worker holds one; IndexedDB holds the truth
 //! it is loaded from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -10,7 +10,10 @@ use thiserror::Error;
 use crate::core::index::{IndexConfig, IndexError, LoadReport, VectorIndex, Version};
 use crate::core::keyword::KeywordIndex;
 use crate::core::memory::{Kind, Memory, MemoryId, Millis, Outcome};
-use crate::core::retrieve::{rank, CandidateSource, RetrievalConfig, Retrieved, UsefulnessScorer};
+use crate::core::retrieve::{
+    drop_weak_keyword_hits, rank, CandidateSource, RetrievalConfig, Retrieved, UsefulnessScorer,
+};
+use crate::core::vector::dot;
 
 /// Which memories a search may return. Empty lists mean "any".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -228,21 +231,26 @@ impl CaseBank {
                 .get(id)
                 .is_some_and(|memory| filter.allows(memory))
         };
-        let vector_hits: Vec<(MemoryId, f32)> = match vector {
-            Some(vector) => self
-                .vectors
-                .search(vector, config.candidates, &allow)?
-                .into_iter()
-                .map(|hit| (hit.id, hit.score))
-                .collect(),
-            None => Vec::new(),
-        };
-        let keyword_hits: Vec<(MemoryId, f32)> = self
+        let mut keyword_hits: Vec<(MemoryId, f32)> = self
             .keywords
             .search(text, config.candidates, &allow)
             .into_iter()
             .map(|hit| (hit.id, hit.score))
             .collect();
+        drop_weak_keyword_hits(&mut keyword_hits, config);
+        let vector_hits: Vec<(MemoryId, f32)> = match vector {
+            Some(vector) => {
+                let mut hits: Vec<(MemoryId, f32)> = self
+                    .vectors
+                    .search(vector, config.candidates, &allow)?
+                    .into_iter()
+                    .map(|hit| (hit.id, hit.score))
+                    .collect();
+                self.add_keyword_only_similarities(vector, &keyword_hits, &mut hits);
+                hits
+            }
+            None => Vec::new(),
+        };
         Ok(rank(
             self,
             &vector_hits,
@@ -252,6 +260,32 @@ impl CaseBank {
             config,
             scorer,
         ))
+    }
+}
+
+impl CaseBank {
+    /// Scores the keyword hits the vector search did not return by their exact
+    /// similarity, and ranks them among the vector hits. Otherwise a memory
+    /// found only by a rare word (an id, a number) counts as absent from the
+    /// vector side and merely ties with the nearest vector: among thousands of
+    /// "Ticket N …" memories, "Ticket 1234" would lose to whichever near-identical
+    /// ticket the vectors put first.
+    fn add_keyword_only_similarities(
+        &self,
+        query: &[f32],
+        keyword_hits: &[(MemoryId, f32)],
+        vector_hits: &mut Vec<(MemoryId, f32)>,
+    ) {
+        let found: HashSet<MemoryId> = vector_hits.iter().map(|(id, _)| id.clone()).collect();
+        for (id, _) in keyword_hits {
+            if found.contains(id) {
+                continue;
+            }
+            if let Some(vector) = self.vectors.vector(id) {
+                vector_hits.push((id.clone(), dot(query, vector)));
+            }
+        }
+        vector_hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
 }
 
@@ -268,6 +302,49 @@ mod tests {
 
     fn ids(results: &[Retrieved]) -> Vec<&str> {
         results.iter().map(|r| r.memory_id.0.as_str()).collect()
+    }
+
+    #[test]
+    fn a_rare_word_finds_its_memory_among_many_whose_vectors_are_nearer() {
+        let mut bank = CaseBank::new("test-model", 2, IndexConfig::default());
+        let nearest = [1.0, 0.0];
+        bank.upsert(
+            memory("t1233", Kind::Note, "Ticket 1233", "default"),
+            Some((1, &nearest)),
+        )
+        .unwrap();
+        let near = [0.99, 0.141];
+        for n in 0..60 {
+            let text = format!("Ticket {}", 2000 + n);
+            bank.upsert(
+                memory(&format!("f{n:02}"), Kind::Note, &text, "default"),
+                Some((1, &near)),
+            )
+            .unwrap();
+        }
+        let farther = [0.9, 0.436];
+        bank.upsert(
+            memory("t1234", Kind::Note, "Ticket 1234", "default"),
+            Some((1, &farther)),
+        )
+        .unwrap();
+        let results = bank
+            .search(
+                "Ticket 1234",
+                Some(&nearest),
+                3,
+                &MemoryFilter::default(),
+                1_000,
+                &RetrievalConfig::default(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(ids(&results)[0], "t1234");
+        let explanation = &results[0].explanation;
+        assert_eq!(explanation.keyword_rank, Some(1));
+        assert!(explanation
+            .vector_score
+            .is_some_and(|score| (score - 0.9).abs() < 1e-4));
     }
 
     fn sample() -> CaseBank {

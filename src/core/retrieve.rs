@@ -54,6 +54,23 @@ pub struct RetrievalConfig {
     /// ...and loses this much score per unit of similarity above that threshold
     /// (scaled so an exact repeat loses all of it). 0 turns diversification off.
     pub duplicate_penalty: f32,
+    /// Keyword hits scoring under this share of the best one only matched words
+    /// nearly every memory has ("ticket" among tickets) and count as no keyword
+    /// match: rank fusion would otherwise rank them as if they matched.
+    #[serde(default = "default_keyword_floor")]
+    pub keyword_floor: f32,
+}
+
+fn default_keyword_floor() -> f32 {
+    0.1
+}
+
+/// Drops the keyword hits under [`RetrievalConfig::keyword_floor`] of the best
+/// one (`hits` come best first, as the keyword index returns them).
+pub fn drop_weak_keyword_hits(hits: &mut Vec<(MemoryId, f32)>, config: &RetrievalConfig) {
+    if let Some(&(_, best)) = hits.first() {
+        hits.retain(|(_, score)| *score >= best * config.keyword_floor);
+    }
 }
 
 impl Default for RetrievalConfig {
@@ -80,6 +97,7 @@ impl Default for RetrievalConfig {
             // MiniLM puts paraphrases of the same sentence (see learn::dedupe).
             duplicate_similarity: 0.9,
             duplicate_penalty: 1.0,
+            keyword_floor: default_keyword_floor(),
         }
     }
 }
