@@ -68,16 +68,24 @@ fn is_cjk(character: char) -> bool {
 
 #[derive(Debug, Clone)]
 struct Document {
-    /// Each distinct term with its count in this document.
-    terms: Vec<(String, u32)>,
+    id: MemoryId,
+    /// Each distinct term (by number) with its count in this document.
+    terms: Vec<(u32, u32)>,
     length: u32,
 }
 
+/// Terms and memories are numbered so that the postings hold small integers:
+/// indexing 10k memories of ~80 words then copies no term or id string per
+/// posting, which made opening a large bank take a second.
 #[derive(Debug, Clone, Default)]
 pub struct KeywordIndex {
-    documents: HashMap<MemoryId, Document>,
-    /// For each term, the documents containing it and how often.
-    postings: HashMap<String, HashMap<MemoryId, u32>>,
+    /// Documents by slot; a removed document's slot is reused.
+    slots: Vec<Option<Document>>,
+    free_slots: Vec<u32>,
+    slot_of: HashMap<MemoryId, u32>,
+    term_numbers: HashMap<String, u32>,
+    /// For each term number, the slots containing it and how often.
+    postings: Vec<HashMap<u32, u32>>,
     total_length: u64,
 }
 
@@ -94,50 +102,61 @@ impl KeywordIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.documents.len()
+        self.slot_of.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.documents.is_empty()
+        self.slot_of.is_empty()
     }
 
     /// Indexes `text` for `id`, replacing what was indexed for it before.
     pub fn insert(&mut self, id: MemoryId, text: &str) {
         self.remove(&id);
-        let mut counts: HashMap<String, u32> = HashMap::new();
-        let all = terms(text);
-        for term in &all {
-            *counts.entry(term.clone()).or_default() += 1;
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        let mut length = 0u32;
+        for term in terms(text) {
+            length += 1;
+            let number = match self.term_numbers.get(&term) {
+                Some(&number) => number,
+                None => {
+                    let number = self.postings.len() as u32;
+                    self.postings.push(HashMap::new());
+                    self.term_numbers.insert(term, number);
+                    number
+                }
+            };
+            *counts.entry(number).or_default() += 1;
         }
-        for (term, count) in &counts {
-            self.postings
-                .entry(term.clone())
-                .or_default()
-                .insert(id.clone(), *count);
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        for (&term, &count) in &counts {
+            self.postings[term as usize].insert(slot, count);
         }
-        self.total_length += all.len() as u64;
-        self.documents.insert(
+        self.total_length += u64::from(length);
+        self.slot_of.insert(id.clone(), slot);
+        self.slots[slot as usize] = Some(Document {
             id,
-            Document {
-                terms: counts.into_iter().collect(),
-                length: all.len() as u32,
-            },
-        );
+            terms: counts.into_iter().collect(),
+            length,
+        });
     }
 
     pub fn remove(&mut self, id: &MemoryId) -> bool {
-        let Some(document) = self.documents.remove(id) else {
+        let Some(slot) = self.slot_of.remove(id) else {
             return false;
         };
-        for (term, _) in &document.terms {
-            if let Some(posting) = self.postings.get_mut(term) {
-                posting.remove(id);
-                if posting.is_empty() {
-                    self.postings.remove(term);
-                }
+        if let Some(document) = self.slots[slot as usize].take() {
+            for (term, _) in &document.terms {
+                self.postings[*term as usize].remove(&slot);
             }
+            self.total_length -= u64::from(document.length);
         }
-        self.total_length -= u64::from(document.length);
+        self.free_slots.push(slot);
         true
     }
 
@@ -148,40 +167,49 @@ impl KeywordIndex {
         k: usize,
         allow: &dyn Fn(&MemoryId) -> bool,
     ) -> Vec<KeywordHit> {
-        if self.documents.is_empty() || k == 0 {
+        if self.is_empty() || k == 0 {
             return Vec::new();
         }
-        let documents = self.documents.len() as f32;
+        let documents = self.len() as f32;
         let average_length = self.total_length as f32 / documents;
-        let mut query_terms = terms(query);
-        query_terms.sort();
+        let mut query_terms: Vec<u32> = terms(query)
+            .iter()
+            .filter_map(|term| self.term_numbers.get(term).copied())
+            .collect();
+        query_terms.sort_unstable();
         query_terms.dedup();
-        let mut scores: HashMap<&MemoryId, f32> = HashMap::new();
-        for term in &query_terms {
-            let Some(posting) = self.postings.get(term) else {
-                continue;
-            };
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for &term in &query_terms {
+            let posting = &self.postings[term as usize];
             let frequency = posting.len() as f32;
             let idf = (1.0 + (documents - frequency + 0.5) / (frequency + 0.5)).ln();
-            for (id, &count) in posting {
-                let length = self.documents[id].length as f32;
+            for (&slot, &count) in posting {
+                let length = self
+                    .document(slot)
+                    .map_or(0.0, |document| document.length as f32);
                 let count = count as f32;
                 let saturation = count * (K1 + 1.0)
                     / (count + K1 * (1.0 - B + B * length / average_length.max(1.0)));
-                *scores.entry(id).or_default() += idf * saturation;
+                *scores.entry(slot).or_default() += idf * saturation;
             }
         }
-        let mut hits: Vec<KeywordHit> = scores
+        let mut hits: Vec<(&MemoryId, f32)> = scores
             .into_iter()
+            .filter_map(|(slot, score)| Some((&self.document(slot)?.id, score)))
             .filter(|(id, _)| allow(id))
+            .collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        hits.truncate(k);
+        hits.into_iter()
             .map(|(id, score)| KeywordHit {
                 id: id.clone(),
                 score,
             })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        hits.truncate(k);
-        hits
+            .collect()
+    }
+
+    fn document(&self, slot: u32) -> Option<&Document> {
+        self.slots.get(slot as usize)?.as_ref()
     }
 }
 
