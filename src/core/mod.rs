@@ -5,6 +5,7 @@ pub mod bank;
 pub mod changes;
 pub mod compose;
 pub mod conversation;
+pub mod diff;
 pub mod embed;
 pub mod eval;
 pub mod index;
