@@ -6,6 +6,7 @@ pub mod changes;
 pub mod compose;
 pub mod conversation;
 pub mod diff;
+pub mod editing;
 pub mod embed;
 pub mod eval;
 pub mod index;
