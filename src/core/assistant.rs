@@ -103,7 +103,10 @@ pub fn with_defaults(
     mut pools: Vec<Pool>,
     mut assistants: Vec<Assistant>,
 ) -> (Vec<Pool>, Vec<Assistant>) {
-    if !assistants.iter().any(|assistant| assistant.id == DEFAULT_ASSISTANT) {
+    if !assistants
+        .iter()
+        .any(|assistant| assistant.id == DEFAULT_ASSISTANT)
+    {
         assistants.insert(0, Assistant::default_assistant());
     }
     if !pools.iter().any(|pool| pool.id == DEFAULT_POOL) {
@@ -174,11 +177,7 @@ pub fn check_assistant(assistant: &Assistant, pools: &[Pool]) -> Result<Assistan
     }
     let mut checked = assistant.clone();
     checked.name = name;
-    checked.shared_pools = assistant
-        .readable_pools()
-        .into_iter()
-        .skip(1)
-        .collect();
+    checked.shared_pools = assistant.readable_pools().into_iter().skip(1).collect();
     Ok(checked)
 }
 
@@ -296,7 +295,11 @@ mod tests {
         };
         let checked = check_assistant(&assistant, &pools).unwrap();
         assert_eq!(checked.name, "Home helper");
-        assert_eq!(checked.shared_pools, [DEFAULT_POOL], "its own pool is not shared with itself");
+        assert_eq!(
+            checked.shared_pools,
+            [DEFAULT_POOL],
+            "its own pool is not shared with itself"
+        );
         assistant.shared_pools = vec!["gone".into()];
         assert_eq!(
             check_assistant(&assistant, &pools),
@@ -322,7 +325,7 @@ mod tests {
             })
         );
         assert_eq!(
-            check_pool_deletion("old", &[writer.clone()], 3),
+            check_pool_deletion("old", std::slice::from_ref(&writer), 3),
             Err(PoolError::PoolNotEmpty { memories: 3 })
         );
         assert_eq!(check_pool_deletion("old", &[writer], 0), Ok(()));

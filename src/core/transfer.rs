@@ -1682,7 +1682,9 @@ fn explain_vector_item(value: &Value, path: &Path<'_>) -> Result<(), ImportError
 // ---------------------------------------------------------------------------
 // Import: planning
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// Serialisable: the worker plans imports and the page shows the dry run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Adds what is new; for a memory in both, the higher revision wins (on a tie,
     /// yours); revisions are united.
@@ -1711,7 +1713,7 @@ impl RevisionKey {
 }
 
 /// The counts shown before an import is confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImportSummary {
     pub mode: ImportMode,
     pub new_memories: usize,
