@@ -135,6 +135,94 @@ pub fn undo_change(before: Option<&Memory>, after: Option<&Memory>) -> Option<Me
     }
 }
 
+/// Brings back the content of an `earlier` version of `current`, as a new
+/// revision. Whether it is in the trash stays as it is now: restoring an old
+/// text is not a way to take a memory out of the trash (or put it back).
+pub fn restore_version(current: &Memory, earlier: &Memory) -> MemoryChange {
+    let mut memory = earlier.clone();
+    memory.id = current.id.clone();
+    memory.trashed_at = current.trashed_at;
+    MemoryChange::Save {
+        memory,
+        base_revision: Some(current.revision),
+        changed_by: ChangedBy::User,
+    }
+}
+
+/// Who made a change, as the history says it: "by you", "by your feedback"...
+pub fn changed_by_label(changed_by: ChangedBy) -> &'static str {
+    match changed_by {
+        ChangedBy::User => "by you",
+        ChangedBy::Feedback => "by your feedback on an answer",
+        ChangedBy::Extraction => "by automatic extraction",
+        ChangedBy::Import => "by an import",
+    }
+}
+
+/// What a change did to a memory, in words, for its history: "Moved to the
+/// trash", "Text edited", "Outcome: worked → did not work"...
+pub fn describe_change(before: &Memory, after: &Memory) -> Vec<String> {
+    let mut said = Vec::new();
+    match (before.trashed_at, after.trashed_at) {
+        (None, Some(_)) => said.push("Moved to the trash".to_owned()),
+        (Some(_), None) => said.push("Restored from the trash".to_owned()),
+        _ => {}
+    }
+    if before.kind != after.kind {
+        said.push(format!(
+            "Kind: {} → {}",
+            before.kind.label(),
+            after.kind.label()
+        ));
+    }
+    match (&before.case, &after.case) {
+        (Some(old), Some(new)) => {
+            if old.question != new.question {
+                said.push("Question edited".to_owned());
+            }
+            if old.answer != new.answer {
+                said.push("Answer edited".to_owned());
+            }
+            if old.outcome != new.outcome {
+                said.push(format!(
+                    "Outcome: {} → {}",
+                    outcome_label(old.outcome),
+                    outcome_label(new.outcome)
+                ));
+            }
+            match (&old.correction, &new.correction) {
+                (None, Some(_)) => said.push("Correction added".to_owned()),
+                (Some(_), None) => said.push("Correction removed".to_owned()),
+                (Some(a), Some(b)) if a != b => said.push("Correction edited".to_owned()),
+                _ => {}
+            }
+        }
+        _ => {
+            if before.text != after.text {
+                said.push("Text edited".to_owned());
+            }
+        }
+    }
+    if before.pool != after.pool {
+        said.push(format!("Moved from pool {} to {}", before.pool, after.pool));
+    }
+    if before.pinned != after.pinned {
+        said.push(if after.pinned { "Pinned" } else { "Unpinned" }.to_owned());
+    }
+    if said.is_empty() {
+        said.push("No change to its content".to_owned());
+    }
+    said
+}
+
+pub fn outcome_label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Worked => "worked",
+        Outcome::DidNotWork => "did not work",
+        Outcome::Unrated => "not rated",
+    }
+}
+
 /// What the editor's form holds. Kept separate from [`Memory`] so that nothing
 /// the user typed is lost while the form is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,6 +532,59 @@ mod tests {
         let note = note.apply_to(case).unwrap();
         assert_eq!((note.kind, note.case), (Kind::Note, None));
         assert_eq!(note.text, "Q?");
+    }
+
+    #[test]
+    fn a_change_is_described_by_what_the_user_would_notice() {
+        let before = memory("a", "I live in Lyon");
+        let mut after = before.clone();
+        after.text = "I live in Paris".into();
+        after.pinned = true;
+        after.pool = "home".into();
+        assert_eq!(
+            describe_change(&before, &after),
+            ["Text edited", "Moved from pool default to home", "Pinned"]
+        );
+        let mut trashed = before.clone();
+        trashed.trashed_at = Some(5);
+        assert_eq!(describe_change(&before, &trashed), ["Moved to the trash"]);
+        assert_eq!(
+            describe_change(&trashed, &before),
+            ["Restored from the trash"]
+        );
+        assert_eq!(
+            describe_change(&before, &before),
+            ["No change to its content"]
+        );
+
+        let mut draft = MemoryDraft::blank("default");
+        draft.kind = Kind::Case;
+        draft.question = "Q?".into();
+        draft.answer = "A.".into();
+        let case = draft.apply_to(before.clone()).unwrap();
+        draft.outcome = Outcome::DidNotWork;
+        draft.correction = "B.".into();
+        let rated = draft.apply_to(case.clone()).unwrap();
+        assert_eq!(
+            describe_change(&case, &rated),
+            ["Outcome: not rated → did not work", "Correction added"]
+        );
+        assert_eq!(
+            describe_change(&before, &case),
+            ["Kind: Fact → Case", "Text edited"]
+        );
+    }
+
+    #[test]
+    fn restoring_a_version_brings_back_its_content_but_not_its_trash_state() {
+        let earlier = memory("a", "I live in Lyon");
+        let mut current = earlier.clone();
+        current.text = "I live in Paris".into();
+        current.revision = 3;
+        current.trashed_at = Some(50);
+        let restored = run(Some(&current), restore_version(&current, &earlier), 60).unwrap();
+        assert_eq!(restored.text, "I live in Lyon");
+        assert_eq!((restored.revision, restored.trashed_at), (4, Some(50)));
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::core::transfer::{
 };
 use crate::web::bank_store::{BankStore, Expect, Write};
 use crate::web::db::{Db, DbError};
+use crate::web::random_u64;
 
 /// Changes are written this many per transaction: small enough that progress
 /// moves and a cancel is prompt, large enough that transactions are few.
@@ -827,12 +828,6 @@ impl BankService {
             )
         })
     }
-}
-
-/// 64 random bits for new ids (`Math.random` twice: ids need to be unique, not secret).
-fn random_u64() -> u64 {
-    let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    (half() << 32) | half()
 }
 
 /// The first line of `text`, cut to a tooltip's length.
