@@ -209,7 +209,8 @@ pub fn Browser() -> impl IntoView {
     });
     Effect::new(move |previous: Option<(ListQuery, Option<String>)>| {
         let key = (browse.query(), browse.meaning_search());
-        bank_counts.track();
+        // Read, not only tracked: a memo that was never computed never hears of changes.
+        bank_counts.get();
         browse.refresh.track();
         undo.undone.track();
         let new_query = previous.as_ref() != Some(&key);
