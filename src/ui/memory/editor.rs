@@ -139,11 +139,23 @@ fn Editor(id: Option<MemoryId>) -> impl IntoView {
         }
     });
 
+    let row_id = StoredValue::new(id.clone());
     let close = move || {
         browse.editing.set(None);
-        if let Some(opener) = opener.get_value() {
-            if let Ok(opener) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(opener) {
-                let _ = opener.focus();
+        // Saving draws the memory's row anew, so the row that opened the editor
+        // may be gone: then the focus goes to the row drawn in its place.
+        let opener = opener.get_value().filter(|opener| opener.is_connected());
+        let row = || {
+            let id = row_id.get_value()?;
+            let quoted = id.as_str().replace('\\', "\\\\").replace('"', "\\\"");
+            document()
+                .query_selector(&format!(".memory-row[data-id=\"{quoted}\"]"))
+                .ok()
+                .flatten()
+        };
+        if let Some(target) = opener.or_else(row) {
+            if let Ok(target) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(target) {
+                let _ = target.focus();
             }
         }
     };
@@ -519,7 +531,7 @@ fn HistoryList(
                         </li>
                     }
                 }).collect_view()}
-                <li class="history-entry">
+                <li class="history-entry" data-testid="history-entry">
                     <p class="history-what">{format!("Version {first_version}: added {}", format_date(created))}</p>
                 </li>
             </ol>
