@@ -1,5 +1,6 @@
-// The memory editor in the built app: edit → history → restore, trash and undo,
-// bulk operations with the keyboard and the mouse, the map, and pools kept apart.
+// The memory editor in the built app: search, edit → history → restore, trash and
+// undo, bulk operations with the keyboard and the mouse, the map, pools kept apart,
+// and export → bad files refused → wipe → import.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -87,6 +88,16 @@ test('edit → history with a word diff → restore an earlier version → undo 
   await page.getByLabel('Search', { exact: true }).fill('Which city is my home?');
   await page.getByTestId('list-count').getByText('found by meaning').waitFor();
   assert.match((await rowTexts(page))[0], /Paris/);
+
+  // Exact words find only the memories that contain them; Escape clears the search.
+  await page.getByLabel('Exact words').check();
+  await page.getByLabel('Search', { exact: true }).fill('bullet');
+  await page.getByTestId('list-count').getByText('1 memory', { exact: true }).waitFor();
+  assert.deepEqual(await rowTexts(page), ['Answer in short bullet points']);
+  await page.getByLabel('Search', { exact: true }).fill('Lyon');
+  await page.getByTestId('list-empty').getByText('No memory matches.').waitFor();
+  await page.getByLabel('Search', { exact: true }).press('Escape');
+  await page.getByTestId('list-count').getByText('2 memories', { exact: true }).waitFor();
 });
 
 test('delete → trash → restore, Ctrl+Z outside text fields, and drafts survive switching memories', async () => {
