@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::bank::MemoryFilter;
-use crate::core::memory::{Memory, Millis, Source};
+use crate::core::memory::{Memory, MemoryId, Millis, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +149,35 @@ impl ListQuery {
 
 /// The page of `memories` that `query` asks for, and how many match in all.
 pub fn list<'a>(memories: impl Iterator<Item = &'a Memory>, query: &ListQuery) -> ListPage {
+    let matching = sorted_matches(memories, query);
+    let total = matching.len();
+    ListPage {
+        total,
+        memories: matching
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The ids of every memory `query` matches, in its order (its offset and limit
+/// are ignored): what "select all" selects.
+pub fn matching_ids<'a>(
+    memories: impl Iterator<Item = &'a Memory>,
+    query: &ListQuery,
+) -> Vec<MemoryId> {
+    sorted_matches(memories, query)
+        .into_iter()
+        .map(|memory| memory.id.clone())
+        .collect()
+}
+
+fn sorted_matches<'a>(
+    memories: impl Iterator<Item = &'a Memory>,
+    query: &ListQuery,
+) -> Vec<&'a Memory> {
     let needle = query.contains.trim().to_lowercase();
     let mut matching: Vec<&Memory> = memories
         .filter(|memory| query.matches(memory, &needle))
@@ -174,16 +203,7 @@ pub fn list<'a>(memories: impl Iterator<Item = &'a Memory>, query: &ListQuery) -
             matching.sort_by_cached_key(|memory| (memory.text.to_lowercase(), memory.id.clone()))
         }
     }
-    let total = matching.len();
-    ListPage {
-        total,
-        memories: matching
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .cloned()
-            .collect(),
-    }
+    matching
 }
 
 #[cfg(test)]
@@ -273,5 +293,21 @@ mod tests {
         );
         assert_eq!(texts(&imported), ["apple cider"]);
         assert_eq!(SortOrder::from_form_value("most_used"), SortOrder::MostUsed);
+    }
+
+    #[test]
+    fn matching_ids_are_every_match_in_list_order_whatever_the_page() {
+        let all = memories();
+        let query = ListQuery {
+            sort: SortOrder::Alphabetical,
+            offset: 1,
+            limit: 1,
+            ..ListQuery::default()
+        };
+        let ids: Vec<String> = matching_ids(all.iter(), &query)
+            .into_iter()
+            .map(|id| id.0)
+            .collect();
+        assert_eq!(ids, ["m3", "m1", "m0"]);
     }
 }

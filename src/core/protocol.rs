@@ -11,10 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
 use crate::core::conversation::UsedMemory;
+use crate::core::editing::BulkEdit;
 use crate::core::index::{IndexConfig, RebuildInput};
 use crate::core::listing::{ListPage, ListQuery};
-use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
+use crate::core::memory::{Kind, Memory, MemoryId, Outcome, Revision};
 use crate::core::retrieve::{Explanation, Features};
+use crate::core::timeline::Timeline;
+use crate::core::transfer::{ImportMode, ImportSummary};
 
 /// The version of this crate, reported by the worker so the page can tell when a
 /// stale worker script (e.g. from an old cache) answers.
@@ -70,6 +73,37 @@ pub enum Request {
     },
     /// Switches the learned reranker on or off for searches.
     SetLearnedReranker { enabled: bool },
+    /// The ids of every memory `query` matches, in its order (its offset and
+    /// limit are ignored): "select all" in the memory editor.
+    MemoryIds { query: ListQuery },
+    /// Applies one action to the memories `ids` as they are stored now, with
+    /// progress and Cancel as for `ApplyChanges`; answers with the changes that
+    /// undo it.
+    EditMemories { ids: Vec<MemoryId>, edit: BulkEdit },
+    /// Writes the export file of the whole store (`pool` None) or of one pool.
+    Export {
+        pool: Option<String>,
+        include_trashed: bool,
+        /// Include the current model's vectors (the importer then need not embed).
+        include_vectors: bool,
+    },
+    /// Reads an export file and says what importing it would change; writes nothing.
+    CheckImport { file: FileBytes, mode: ImportMode },
+    /// Imports an export file: checked in full, written in one transaction, then
+    /// the bank is reloaded (memories without a usable vector are embedded in
+    /// the background).
+    Import { file: FileBytes, mode: ImportMode },
+    /// The 2-D map of the live memories `filter` allows (at most `max_points`, an
+    /// even sample of them when there are more).
+    MemoryMap {
+        filter: MemoryFilter,
+        max_points: usize,
+    },
+    /// Memories added, changed and last used per period, in local days.
+    Timeline {
+        utc_offset_minutes: i32,
+        max_buckets: usize,
+    },
     /// Builds a vector-index snapshot (sent to a second worker so that searches
     /// go on while it builds).
     BuildIndex {
@@ -167,6 +201,96 @@ pub enum Reply {
         #[serde(with = "serde_bytes")]
         snapshot: Vec<u8>,
     },
+    MemoryIds {
+        ids: Vec<MemoryId>,
+    },
+    MemoriesEdited {
+        outcomes: Vec<ChangeOutcome>,
+        /// Applied in order, these take the edited memories back to their former state.
+        undo: Vec<MemoryChange>,
+    },
+    Exported {
+        /// The export file (JSON, see `core::transfer`).
+        json: String,
+        memories: usize,
+    },
+    ImportChecked {
+        summary: ImportSummary,
+    },
+    Imported {
+        summary: ImportSummary,
+        status: BankStatus,
+    },
+    MemoryMap {
+        map: MemoryMap,
+    },
+    Timeline {
+        timeline: Timeline,
+    },
+}
+
+/// The largest export file the app imports (a store of 100k memories with
+/// vectors is about 400 MB; without, about 60 MB).
+pub const MAX_IMPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The contents of a file sent to the worker. In the browser it travels as one
+/// `Uint8Array` (one copy), not as an array of numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileBytes(pub Vec<u8>);
+
+impl Serialize for FileBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+            type Value = FileBytes;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("the bytes of a file")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<FileBytes, E> {
+                Ok(FileBytes(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<FileBytes, E> {
+                Ok(FileBytes(bytes))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<FileBytes, A::Error> {
+                let mut bytes = Vec::with_capacity(items.size_hint().unwrap_or(0));
+                while let Some(byte) = items.next_element::<u8>()? {
+                    bytes.push(byte);
+                }
+                Ok(FileBytes(bytes))
+            }
+        }
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+}
+
+/// The memory map: where each memory's vector lands in two dimensions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MemoryMap {
+    pub points: Vec<MapPoint>,
+    /// How many memories the map stands for (more than `points` when sampled).
+    pub total: usize,
+    /// The share of the vectors' variance each axis shows (0 to 1).
+    pub explained: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapPoint {
+    pub id: MemoryId,
+    pub kind: Kind,
+    pub x: f32,
+    pub y: f32,
+    /// The start of the memory's text, for the point's tooltip.
+    pub label: String,
 }
 
 /// The learned reranker, as Settings shows it.
@@ -364,5 +488,19 @@ mod tests {
         let envelope: Envelope =
             serde_json::from_str(r#"{"id":3,"request":{"type":"ping","text":"x"}}"#).unwrap();
         assert_eq!(envelope.request, Request::Ping { text: "x".into() });
+    }
+
+    #[test]
+    fn file_bytes_arrive_whole_whatever_their_content() {
+        let request = Request::CheckImport {
+            file: FileBytes(vec![0xEF, 0xBB, 0xBF, b'{', 0, 255]),
+            mode: ImportMode::Replace,
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"check_import","file":[239,187,191,123,0,255],"mode":"replace"}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), request);
     }
 }

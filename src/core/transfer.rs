@@ -34,7 +34,10 @@
 //!   in the file only when the export asked for them.
 //! - `vectors` is `null` or the embeddings of one model, each tagged with the
 //!   memory revision it was computed from. Only vectors of the memory's current
-//!   revision are written.
+//!   text are written: a revision that keeps the text (pinning, trashing, a move)
+//!   keeps the vector, so its revision can be older than the memory's, and then
+//!   the file's revision of that version has the memory's text. An import uses a
+//!   vector only on those terms; otherwise the memory is embedded again.
 //! - Records are sorted by id (revisions by memory id, then revision) and written
 //!   one per line: two exports of the same store are byte-identical, files diff
 //!   well, and the line in an error message points at one record.
@@ -365,9 +368,9 @@ pub fn export(
         })
         .collect();
     memories.sort_by(|a, b| a.id.cmp(&b.id));
-    let exported: HashMap<&MemoryId, u32> = memories
+    let exported: HashMap<&MemoryId, &Memory> = memories
         .iter()
-        .map(|memory| (&memory.id, memory.revision))
+        .map(|memory| (&memory.id, *memory))
         .collect();
     let mut revisions: Vec<&Revision> = store
         .revisions
@@ -375,6 +378,7 @@ pub fn export(
         .filter(|revision| exported.contains_key(&revision.before.id))
         .collect();
     revisions.sort_by(|a, b| revision_order(a, b));
+    let texts = earlier_texts(revisions.iter().copied());
     let mut assistants: Vec<&Assistant> = store
         .assistants
         .iter()
@@ -416,18 +420,19 @@ pub fn export(
         })?;
     let vectors = match &options.vectors {
         None => None,
-        Some(model) => Some(current_vectors(model, vectors, &exported)?),
+        Some(model) => Some(current_vectors(model, vectors, &exported, &texts)?),
     };
     write_file(options, &records, vectors.as_ref())
         .map_err(|error| ExportError::Encoding(error.to_string()))
 }
 
 /// The vectors worth exporting: of `model`, of an exported memory's current
-/// revision, and well formed; one per memory.
+/// text (see [`vector_fits`]), and well formed; one per memory.
 fn current_vectors<'a>(
     model: &'a VectorModel,
     vectors: &'a [StoredVector],
-    exported: &HashMap<&MemoryId, u32>,
+    exported: &HashMap<&MemoryId, &Memory>,
+    earlier_texts: &EarlierTexts<'_>,
 ) -> Result<VectorsRecord<'a>, ExportError> {
     let header = Path::Field("vectors");
     let would_not_import = |error: ImportError| ExportError::WouldNotImport {
@@ -447,7 +452,9 @@ fn current_vectors<'a>(
         .iter()
         .filter(|stored| {
             stored.model_id == model.model_id
-                && exported.get(&stored.memory_id) == Some(&stored.version)
+                && exported
+                    .get(&stored.memory_id)
+                    .is_some_and(|memory| vector_fits(memory, stored.version, earlier_texts))
                 && check_vector(&stored.vector, model.dimension).is_ok()
         })
         .collect();
@@ -458,6 +465,31 @@ fn current_vectors<'a>(
         dimension: model.dimension,
         items,
     })
+}
+
+/// The text of each earlier version of a memory, by (memory, revision).
+type EarlierTexts<'a> = HashMap<(&'a MemoryId, u32), &'a str>;
+
+fn earlier_texts<'a>(revisions: impl IntoIterator<Item = &'a Revision>) -> EarlierTexts<'a> {
+    revisions
+        .into_iter()
+        .map(|revision| {
+            (
+                (&revision.before.id, revision.before.revision),
+                revision.before.text.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// Whether a vector computed at revision `version` is of `memory`'s current
+/// text: it is of the current revision, or the memory had the same text at that
+/// revision (the later ones changed only other fields, such as pinning or the
+/// trash, which keep the vector).
+fn vector_fits(memory: &Memory, version: Version, earlier_texts: &EarlierTexts<'_>) -> bool {
+    version == memory.revision
+        || (version < memory.revision
+            && earlier_texts.get(&(&memory.id, version)) == Some(&memory.text.as_str()))
 }
 
 struct VectorsRecord<'a> {
@@ -1682,7 +1714,9 @@ fn explain_vector_item(value: &Value, path: &Path<'_>) -> Result<(), ImportError
 // ---------------------------------------------------------------------------
 // Import: planning
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// Serialisable: the worker plans imports and the page shows the dry run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImportMode {
     /// Adds what is new; for a memory in both, the higher revision wins (on a tie,
     /// yours); revisions are united.
@@ -1711,7 +1745,7 @@ impl RevisionKey {
 }
 
 /// The counts shown before an import is confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImportSummary {
     pub mode: ImportMode,
     pub new_memories: usize,
@@ -1897,6 +1931,7 @@ fn plan_memories(
         .iter()
         .map(|revision| ((&revision.before.id, revision.before.revision), revision))
         .collect();
+    let file_texts = earlier_texts(&file.revisions);
     let file_vectors: HashMap<&MemoryId, &FileVector> = file
         .vectors
         .iter()
@@ -1944,7 +1979,7 @@ fn plan_memories(
         plan.put_memories.push(memory.clone());
         match file_vectors
             .get(&memory.id)
-            .filter(|item| item.version == memory.revision)
+            .filter(|item| vector_fits(memory, item.version, &file_texts))
         {
             Some(item) => plan.put_vectors.push(StoredVector {
                 memory_id: memory.id.clone(),
@@ -2928,6 +2963,19 @@ mod tests {
     }
 
     impl Store {
+        /// Whether memory `id` had its current text at revision `version`.
+        fn text_at(&self, id: &MemoryId, version: u32) -> bool {
+            let Some(memory) = self.memories.iter().find(|m| &m.id == id) else {
+                return false;
+            };
+            version == memory.revision
+                || self.revisions.iter().any(|r| {
+                    &r.before.id == id
+                        && r.before.revision == version
+                        && r.before.text == memory.text
+                })
+        }
+
         fn contents(&self) -> StoreContents<'_> {
             StoreContents {
                 pools: &self.pools,
@@ -3080,6 +3128,11 @@ mod tests {
                 let mut before = memory.clone();
                 before.revision = revision;
                 before.text = format!("{} (draft {revision})", rng.pick(&TEXTS));
+                // Every fourth memory's last change left the text alone (a pin, a
+                // move), so a vector of the revision before it is still current.
+                if position % 4 == 0 && revision + 1 == memory.revision {
+                    before.text = memory.text.clone();
+                }
                 before.updated_at = created_at + u64::from(revision) - 1;
                 store.revisions.push(Revision {
                     before,
@@ -3258,13 +3311,11 @@ mod tests {
             .vectors
             .unwrap();
         assert_eq!((vectors.model_id.as_str(), vectors.dimension), (MODEL, 8));
-        let revision_of: HashMap<&MemoryId, u32> =
-            store.memories.iter().map(|m| (&m.id, m.revision)).collect();
         let expected: Vec<&StoredVector> = store
             .vectors
             .iter()
             .filter(|v| {
-                v.model_id == MODEL && revision_of[&v.memory_id] == v.version && v.vector[0] != 2.0
+                v.model_id == MODEL && store.text_at(&v.memory_id, v.version) && v.vector[0] != 2.0
             })
             .collect();
         assert!(expected.len() < store.vectors.len());
@@ -3320,16 +3371,12 @@ mod tests {
             assert_eq!(restored.assistants, original.assistants, "seed {seed}");
             assert_eq!(restored.memories, original.memories, "seed {seed}");
             assert_eq!(restored.revisions, original.revisions, "seed {seed}");
-            // Vectors come back bit for bit where they were current; the rest are re-embedded.
-            let revision_of: HashMap<&MemoryId, u32> = original
-                .memories
-                .iter()
-                .map(|m| (&m.id, m.revision))
-                .collect();
+            // Vectors come back bit for bit where they were of the current text;
+            // the rest are re-embedded.
             let current: Vec<StoredVector> = original
                 .vectors
                 .iter()
-                .filter(|v| v.model_id == MODEL && revision_of[&v.memory_id] == v.version)
+                .filter(|v| v.model_id == MODEL && original.text_at(&v.memory_id, v.version))
                 .cloned()
                 .collect();
             assert_eq!(restored.vectors, current, "seed {seed}");
@@ -3354,6 +3401,77 @@ mod tests {
             );
             assert_eq!(replay.summary.unchanged_memories, original.memories.len());
         }
+    }
+
+    #[test]
+    fn a_vector_kept_by_a_revision_that_left_the_text_alone_travels_with_its_memory() {
+        let time = T0 + 10;
+        let stored_vector = |id: &str, version| StoredVector {
+            memory_id: MemoryId(id.into()),
+            model_id: MODEL.into(),
+            version,
+            vector: vec![0.6, 0.8],
+        };
+        // "pinned": pinned at revision 2, so its vector is still that of revision 1.
+        let mut pinned = fact("pinned", "The office opens at eight", 2);
+        pinned.pinned = true;
+        let pinned_before = fact("pinned", "The office opens at eight", 1);
+        // "edited": its text changed at revision 2 and no new vector was stored.
+        let edited = fact("edited", "The office opens at nine", 2);
+        let edited_before = fact("edited", "The office opens at ten", 1);
+        let mut store = store_with(vec![edited, pinned]);
+        store.revisions = [pinned_before, edited_before]
+            .into_iter()
+            .map(|before| Revision {
+                before,
+                changed_by: ChangedBy::User,
+                changed_at: time,
+            })
+            .collect();
+        store.vectors = vec![stored_vector("edited", 1), stored_vector("pinned", 1)];
+        store.sort();
+
+        let text = export(&store.contents(), &store.vectors, &everything(Some(2))).unwrap();
+        let file = parse_import(text.as_bytes(), LIMIT).unwrap();
+        let items = &file.vectors.as_ref().unwrap().items;
+        assert_eq!(items.len(), 1, "the stale vector is not exported");
+        assert_eq!(
+            (items[0].memory_id.as_str(), items[0].version),
+            ("pinned", 1)
+        );
+
+        let plan = plan_import(
+            &StoreContents::default(),
+            &file,
+            ImportMode::Replace,
+            MODEL,
+            T0,
+        );
+        let mut restored = Store::default();
+        restored.apply(&plan);
+        assert_eq!(restored.vectors, [stored_vector("pinned", 1)]);
+        assert_eq!(plan.to_embed, [MemoryId("edited".into())]);
+
+        // A file that claims an old vector fits a memory whose text then was
+        // different is not believed: that memory is embedded again.
+        let mut forged = parse_import(text.as_bytes(), LIMIT).unwrap();
+        forged
+            .revisions
+            .retain(|revision| revision.before.id.as_str() != "pinned");
+        forged.revisions.push(Revision {
+            before: fact("pinned", "The office opens at seven", 1),
+            changed_by: ChangedBy::User,
+            changed_at: time,
+        });
+        let plan = plan_import(
+            &StoreContents::default(),
+            &forged,
+            ImportMode::Replace,
+            MODEL,
+            T0,
+        );
+        assert!(plan.put_vectors.is_empty());
+        assert_eq!(plan.to_embed.len(), 2);
     }
 
     // --- Planning -------------------------------------------------------------

@@ -7,12 +7,14 @@ use super::memory::MemoryPage;
 use super::services::Services;
 use super::settings::SettingsPage;
 use super::status_bar::StatusBar;
+use super::undo::{Undo, UndoToast};
 use super::update_banner::UpdateBanner;
 
 #[component]
 pub fn App() -> impl IntoView {
     let services = Services::start();
     provide_context(services);
+    Undo::provide(services);
 
     // The theme lives on <html> so that the whole page, scrollbars included, follows it.
     Effect::new(move |_| {
@@ -41,6 +43,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings") view=SettingsPage/>
                     </Routes>
                 </main>
+                <UndoToast/>
                 <StatusBar/>
             </div>
         </Router>

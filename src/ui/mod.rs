@@ -6,6 +6,7 @@ mod memory;
 mod services;
 mod settings;
 mod status_bar;
+mod undo;
 mod update_banner;
 
 pub use app::App;

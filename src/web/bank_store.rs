@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::db::{from_js, to_js, Db, DbError};
+use crate::core::assistant::{Assistant, Pool};
 use crate::core::bank::StoredVector;
 use crate::core::changes::revision_key;
 use crate::core::memory::{ChangedBy, Memory, MemoryId, Millis, Revision};
 use crate::core::schema::{indexes, stores};
+use crate::core::transfer::ImportPlan;
 
 /// The name of the one vector-index snapshot record.
 const SNAPSHOT_NAME: &str = "vectors";
@@ -65,6 +67,37 @@ struct RevisionRecord {
     before: Memory,
     changed_by: ChangedBy,
     changed_at: Millis,
+}
+
+impl From<&Revision> for RevisionRecord {
+    fn from(revision: &Revision) -> RevisionRecord {
+        RevisionRecord {
+            key: revision_key(&revision.before.id, revision.before.revision),
+            memory_id: revision.before.id.clone(),
+            before: revision.before.clone(),
+            changed_by: revision.changed_by,
+            changed_at: revision.changed_at,
+        }
+    }
+}
+
+impl From<RevisionRecord> for Revision {
+    fn from(record: RevisionRecord) -> Revision {
+        Revision {
+            before: record.before,
+            changed_by: record.changed_by,
+            changed_at: record.changed_at,
+        }
+    }
+}
+
+/// Every record export and import deal with, read in one transaction.
+pub struct StoreRecords {
+    pub pools: Vec<Pool>,
+    pub assistants: Vec<Assistant>,
+    pub memories: Vec<Memory>,
+    pub revisions: Vec<Revision>,
+    pub vectors: Vec<StoredVector>,
 }
 
 #[derive(Clone, Debug)]
@@ -153,13 +186,7 @@ impl BankStore {
         transaction.done().await?;
         let mut revisions = values
             .iter()
-            .map(|value| {
-                from_js::<RevisionRecord>(value).map(|record| Revision {
-                    before: record.before,
-                    changed_by: record.changed_by,
-                    changed_at: record.changed_at,
-                })
-            })
+            .map(|value| from_js::<RevisionRecord>(value).map(Revision::from))
             .collect::<Result<Vec<_>, _>>()?;
         revisions.sort_by_key(|revision| revision.before.revision);
         Ok(revisions)
@@ -205,14 +232,9 @@ impl BankStore {
                         vectors.put(&vector_to_js(vector)?, None).await?;
                     }
                     Write::Revision(revision) => {
-                        let record = RevisionRecord {
-                            key: revision_key(&revision.before.id, revision.before.revision),
-                            memory_id: revision.before.id.clone(),
-                            before: revision.before.clone(),
-                            changed_by: revision.changed_by,
-                            changed_at: revision.changed_at,
-                        };
-                        revisions.put(&to_js(&record)?, None).await?;
+                        revisions
+                            .put(&to_js(&RevisionRecord::from(revision))?, None)
+                            .await?;
                     }
                     Write::Purge(id) => {
                         memories.delete(id.as_str().into()).await?;
@@ -232,23 +254,123 @@ impl BankStore {
             Ok::<(), DbError>(())
         }
         .await;
-        match written {
-            Ok(()) => {
-                let result = transaction.done().await?;
-                if result.is_committed() {
-                    Ok(())
-                } else {
-                    Err(DbError::Storage(
-                        "the browser aborted the write; nothing was changed".into(),
-                    ))
-                }
+        finish(transaction, written).await
+    }
+
+    /// Every revision of every memory.
+    pub async fn all_revisions(&self) -> Result<Vec<Revision>, DbError> {
+        self.db
+            .all::<RevisionRecord>(stores::REVISIONS)
+            .await
+            .map(|records| records.into_iter().map(Revision::from).collect())
+    }
+
+    /// Reads pools, assistants, memories, revisions and vectors in one
+    /// transaction, so that they are consistent with each other.
+    pub async fn read_all(&self) -> Result<StoreRecords, DbError> {
+        let transaction = self.db.transaction(
+            &[
+                stores::POOLS,
+                stores::ASSISTANTS,
+                stores::MEMORIES,
+                stores::REVISIONS,
+                stores::VECTORS,
+            ],
+            TransactionMode::ReadOnly,
+        )?;
+        let pools = transaction
+            .store(stores::POOLS)?
+            .get_all(None, None)
+            .await?;
+        let assistants = transaction
+            .store(stores::ASSISTANTS)?
+            .get_all(None, None)
+            .await?;
+        let memories = transaction
+            .store(stores::MEMORIES)?
+            .get_all(None, None)
+            .await?;
+        let revisions = transaction
+            .store(stores::REVISIONS)?
+            .get_all(None, None)
+            .await?;
+        let vectors = transaction
+            .store(stores::VECTORS)?
+            .get_all(None, None)
+            .await?;
+        transaction.done().await?;
+        Ok(StoreRecords {
+            pools: pools.iter().map(from_js).collect::<Result<_, _>>()?,
+            assistants: assistants.iter().map(from_js).collect::<Result<_, _>>()?,
+            memories: memories.iter().map(from_js).collect::<Result<_, _>>()?,
+            revisions: revisions
+                .iter()
+                .map(|value| from_js::<RevisionRecord>(value).map(Revision::from))
+                .collect::<Result<_, _>>()?,
+            vectors: vectors
+                .iter()
+                .map(vector_from_js)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Writes an import plan in one transaction: everything it deletes, then
+    /// everything it puts. If anything fails, nothing is changed.
+    pub async fn apply_import(&self, plan: &ImportPlan) -> Result<(), DbError> {
+        let transaction = self.db.transaction(
+            &[
+                stores::POOLS,
+                stores::ASSISTANTS,
+                stores::MEMORIES,
+                stores::REVISIONS,
+                stores::VECTORS,
+            ],
+            TransactionMode::ReadWrite,
+        )?;
+        let pools = transaction.store(stores::POOLS)?;
+        let assistants = transaction.store(stores::ASSISTANTS)?;
+        let memories = transaction.store(stores::MEMORIES)?;
+        let revisions = transaction.store(stores::REVISIONS)?;
+        let vectors = transaction.store(stores::VECTORS)?;
+        let written = async {
+            for id in &plan.delete_pools {
+                pools.delete(id.as_str().into()).await?;
             }
-            Err(error) => {
-                // Whatever was written so far is rolled back.
-                let _ = transaction.abort().await;
-                Err(error)
+            for id in &plan.delete_assistants {
+                assistants.delete(id.as_str().into()).await?;
             }
+            for id in &plan.delete_memories {
+                memories.delete(id.as_str().into()).await?;
+            }
+            for key in &plan.delete_revisions {
+                revisions
+                    .delete(revision_key(&key.memory_id, key.revision).into())
+                    .await?;
+            }
+            for id in &plan.delete_vectors {
+                vectors.delete(id.as_str().into()).await?;
+            }
+            for pool in &plan.put_pools {
+                pools.put(&to_js(pool)?, None).await?;
+            }
+            for assistant in &plan.put_assistants {
+                assistants.put(&to_js(assistant)?, None).await?;
+            }
+            for memory in &plan.put_memories {
+                memories.put(&to_js(memory)?, None).await?;
+            }
+            for revision in &plan.put_revisions {
+                revisions
+                    .put(&to_js(&RevisionRecord::from(revision))?, None)
+                    .await?;
+            }
+            for vector in &plan.put_vectors {
+                vectors.put(&vector_to_js(vector)?, None).await?;
+            }
+            Ok::<(), DbError>(())
         }
+        .await;
+        finish(transaction, written).await
     }
 
     /// Saves the vector index's snapshot (built for `model_id`).
@@ -266,6 +388,30 @@ impl BankStore {
             .await?;
         transaction.done().await?;
         Ok(())
+    }
+}
+
+/// Commits `transaction` if everything in it was `written`, else rolls it back.
+async fn finish(
+    transaction: rexie::Transaction,
+    written: Result<(), DbError>,
+) -> Result<(), DbError> {
+    match written {
+        Ok(()) => {
+            let result = transaction.done().await?;
+            if result.is_committed() {
+                Ok(())
+            } else {
+                Err(DbError::Storage(
+                    "the browser aborted the write; nothing was changed".into(),
+                ))
+            }
+        }
+        Err(error) => {
+            // Whatever was written so far is rolled back.
+            let _ = transaction.abort().await;
+            Err(error)
+        }
     }
 }
 

@@ -19,3 +19,9 @@ pub fn js_error_text(value: &JsValue) -> String {
     }
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
+
+/// 64 random bits (`Math.random` twice), for new ids: unique, not secret.
+pub fn random_u64() -> u64 {
+    let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (half() << 32) | half()
+}

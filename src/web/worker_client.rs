@@ -13,13 +13,16 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
 use crate::core::conversation::UsedMemory;
+use crate::core::editing::BulkEdit;
 use crate::core::index::IndexConfig;
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, Envelope, IndexInput, ModelStatus, ModelSummary, Reply, Request,
-    RerankerStatus, SearchHit, WorkerEvent, WorkerInfo,
+    BankStatus, ChangeOutcome, Envelope, FileBytes, IndexInput, MemoryMap, ModelStatus,
+    ModelSummary, Reply, Request, RerankerStatus, SearchHit, WorkerEvent, WorkerInfo,
 };
+use crate::core::timeline::Timeline;
+use crate::core::transfer::{ImportMode, ImportSummary};
 
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum WorkerError {
@@ -38,6 +41,13 @@ type ModelListener = Box<dyn Fn(ModelStatus)>;
 type BankListener = Box<dyn Fn(BankStatus)>;
 type ProgressListener = Box<dyn Fn(u64, u64)>;
 type ChangesListener = Box<dyn Fn(Vec<MemoryId>)>;
+
+/// What a bulk edit did, and how to undo it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditedMemories {
+    pub outcomes: Vec<ChangeOutcome>,
+    pub undo: Vec<MemoryChange>,
+}
 
 /// What a search returned, and how long its two steps took.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,18 +241,10 @@ impl WorkerClient {
         u32,
         impl std::future::Future<Output = Result<Vec<ChangeOutcome>, WorkerError>>,
     ) {
-        let id = self.next_id();
-        self.0
-            .progress_listeners
-            .borrow_mut()
-            .insert(id, Box::new(on_progress));
-        let client = self.clone();
+        let (id, reply) =
+            self.request_with_progress(Request::ApplyChanges { changes }, on_progress);
         let outcome = async move {
-            let reply = client
-                .request_as(id, Request::ApplyChanges { changes })
-                .await;
-            client.0.progress_listeners.borrow_mut().remove(&id);
-            match reply? {
+            match reply.await? {
                 Reply::ChangesApplied { outcomes } => Ok(outcomes),
                 other => Err(unexpected(&other)),
             }
@@ -324,6 +326,143 @@ impl WorkerClient {
             Reply::IndexBuilt { snapshot } => Ok(snapshot),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// The ids of every memory `query` matches, in its order.
+    pub async fn memory_ids(&self, query: ListQuery) -> Result<Vec<MemoryId>, WorkerError> {
+        match self.request(Request::MemoryIds { query }).await? {
+            Reply::MemoryIds { ids } => Ok(ids),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Applies `edit` to the memories `ids`; `on_progress(done, total)` follows
+    /// long lists. Returns the request's id (to cancel it) and, once done, what
+    /// happened to each memory and the changes that undo the edit.
+    pub fn edit_memories(
+        &self,
+        ids: Vec<MemoryId>,
+        edit: BulkEdit,
+        on_progress: impl Fn(u64, u64) + 'static,
+    ) -> (
+        u32,
+        impl std::future::Future<Output = Result<EditedMemories, WorkerError>>,
+    ) {
+        let (id, reply) =
+            self.request_with_progress(Request::EditMemories { ids, edit }, on_progress);
+        let outcome = async move {
+            match reply.await? {
+                Reply::MemoriesEdited { outcomes, undo } => Ok(EditedMemories { outcomes, undo }),
+                other => Err(unexpected(&other)),
+            }
+        };
+        (id, outcome)
+    }
+
+    /// The export file (JSON) of the whole store or of `pool`, and how many
+    /// memories it holds.
+    pub async fn export(
+        &self,
+        pool: Option<String>,
+        include_trashed: bool,
+        include_vectors: bool,
+    ) -> Result<(String, usize), WorkerError> {
+        let request = Request::Export {
+            pool,
+            include_trashed,
+            include_vectors,
+        };
+        match self.request(request).await? {
+            Reply::Exported { json, memories } => Ok((json, memories)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// What importing `file` in `mode` would change; nothing is written.
+    pub async fn check_import(
+        &self,
+        file: Vec<u8>,
+        mode: ImportMode,
+    ) -> Result<ImportSummary, WorkerError> {
+        let request = Request::CheckImport {
+            file: FileBytes(file),
+            mode,
+        };
+        match self.request(request).await? {
+            Reply::ImportChecked { summary } => Ok(summary),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Imports `file` in `mode` (all or nothing); returns what changed and the
+    /// reloaded bank's status.
+    pub async fn import(
+        &self,
+        file: Vec<u8>,
+        mode: ImportMode,
+    ) -> Result<(ImportSummary, BankStatus), WorkerError> {
+        let request = Request::Import {
+            file: FileBytes(file),
+            mode,
+        };
+        match self.request(request).await? {
+            Reply::Imported { summary, status } => Ok((summary, status)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The 2-D map of the memories `filter` allows (at most `max_points`).
+    pub async fn memory_map(
+        &self,
+        filter: MemoryFilter,
+        max_points: usize,
+    ) -> Result<MemoryMap, WorkerError> {
+        match self
+            .request(Request::MemoryMap { filter, max_points })
+            .await?
+        {
+            Reply::MemoryMap { map } => Ok(map),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Memories added, changed and last used per period of local days.
+    pub async fn timeline(
+        &self,
+        utc_offset_minutes: i32,
+        max_buckets: usize,
+    ) -> Result<Timeline, WorkerError> {
+        let request = Request::Timeline {
+            utc_offset_minutes,
+            max_buckets,
+        };
+        match self.request(request).await? {
+            Reply::Timeline { timeline } => Ok(timeline),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends `request` under a new id whose progress events go to `on_progress`.
+    fn request_with_progress(
+        &self,
+        request: Request,
+        on_progress: impl Fn(u64, u64) + 'static,
+    ) -> (
+        u32,
+        impl std::future::Future<Output = Result<Reply, WorkerError>>,
+    ) {
+        let id = self.next_id();
+        self.0
+            .progress_listeners
+            .borrow_mut()
+            .insert(id, Box::new(on_progress));
+        let client = self.clone();
+        let reply = async move {
+            let reply = client.request_as(id, request).await;
+            client.0.progress_listeners.borrow_mut().remove(&id);
+            reply
+        };
+        (id, reply)
     }
 
     fn next_id(&self) -> u32 {

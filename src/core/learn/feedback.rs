@@ -141,7 +141,7 @@ fn checked_correction(feedback: &Feedback) -> Result<Option<String>, FeedbackErr
 /// The question, then the start of the correction (or of the answer when there
 /// is none). The outcome is left out on purpose: changing the verdict then
 /// leaves the text, and so the vector, as it was.
-fn case_text(fields: &CaseFields) -> String {
+pub fn case_text(fields: &CaseFields) -> String {
     let (label, body) = match &fields.correction {
         Some(correction) => ("Correct answer", correction.as_str()),
         None => ("Answer", fields.answer.as_str()),

@@ -12,24 +12,34 @@ use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent, WorkerGlobalScope};
 
 use super::Engine;
+use crate::core::assistant::with_defaults;
 use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
 use crate::core::changes::{apply_change, ChangeError, MemoryChange};
 use crate::core::conversation::UsedMemory;
+use crate::core::editing::{bulk_changes, undo_change, BulkEdit};
 use crate::core::embed::Embedder;
 use crate::core::index::{BuiltSnapshot, IndexConfig, RebuildInput};
 use crate::core::learn::feedback::recount_citations;
 use crate::core::learn::scorer::LearnedScorer;
-use crate::core::listing::{list, ListPage, ListQuery};
+use crate::core::listing::{list, matching_ids, ListPage, ListQuery};
 use crate::core::memory::Outcome;
 use crate::core::memory::{Memory, MemoryId, Millis, Revision};
+use crate::core::pca::Projection;
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, IndexInput, Reply, RerankerStatus, SearchHit, WorkerEvent,
+    BankStatus, ChangeOutcome, IndexInput, MapPoint, MemoryMap, Reply, RerankerStatus, SearchHit,
+    WorkerEvent, MAX_IMPORT_BYTES,
 };
 use crate::core::retrieve::{RetrievalConfig, UsefulnessScorer};
 use crate::core::schema::{stores, CASEBOOK};
 use crate::core::settings::{keys, LearningSettings};
+use crate::core::timeline::{timeline, Timeline};
+use crate::core::transfer::{
+    export, parse_import, plan_import, ExportOptions, ExportScope, ImportMode, ImportPlan,
+    ImportSummary, StoreContents, VectorModel,
+};
 use crate::web::bank_store::{BankStore, Expect, Write};
 use crate::web::db::{Db, DbError};
+use crate::web::random_u64;
 use crate::web::worker_client::WorkerClient;
 
 /// Changes are written this many per transaction: small enough that progress
@@ -755,6 +765,232 @@ impl BankService {
             }
         })?;
         Ok(memories.len())
+    }
+
+    /// The ids of every memory `query` matches, in its order.
+    pub fn memory_ids(&self, query: &ListQuery) -> Result<Vec<MemoryId>, String> {
+        self.with_open(|loaded| {
+            matching_ids(loaded.bank.memories().chain(loaded.trash.values()), query)
+        })
+    }
+
+    /// Applies `edit` to the memories `ids` as stored now; returns what happened
+    /// to each and the changes that undo it. Ids that no longer exist are skipped.
+    pub async fn edit_memories(
+        &self,
+        engine: &Rc<Engine>,
+        request_id: u32,
+        ids: &[MemoryId],
+        edit: &BulkEdit,
+    ) -> Result<(Vec<ChangeOutcome>, Vec<MemoryChange>), String> {
+        let before: Vec<Memory> = self.with_open(|loaded| {
+            ids.iter()
+                .filter_map(|id| loaded.bank.get(id).or_else(|| loaded.trash.get(id)))
+                .cloned()
+                .collect()
+        })?;
+        let time = now();
+        let changes = bulk_changes(edit, &before, |_| MemoryId::new(time, random_u64()), time);
+        let outcomes = self.apply(engine, request_id, changes).await?;
+        let before_by_id: HashMap<&MemoryId, &Memory> =
+            before.iter().map(|memory| (&memory.id, memory)).collect();
+        let undo = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                ChangeOutcome::Saved { memory } => {
+                    undo_change(before_by_id.get(&memory.id).copied(), Some(memory))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok((outcomes, undo))
+    }
+
+    /// The export file of the store (or of one pool) and how many memories it holds.
+    pub async fn export(
+        &self,
+        pool: Option<String>,
+        include_trashed: bool,
+        include_vectors: bool,
+    ) -> Result<(String, usize), String> {
+        let (store, model) = self.with_open(|loaded| {
+            let model = loaded.embedder.as_ref().map(|embedder| VectorModel {
+                model_id: embedder.manifest().id.clone(),
+                dimension: embedder.manifest().dimension,
+            });
+            (loaded.store.clone(), model)
+        })?;
+        let records = store.read_all().await.map_err(|error| error.to_string())?;
+        let (pools, assistants) = with_defaults(records.pools, records.assistants);
+        let scope = pool.map_or(ExportScope::Everything, ExportScope::Pool);
+        let exported = records
+            .memories
+            .iter()
+            .filter(|memory| {
+                (include_trashed || memory.trashed_at.is_none())
+                    && match &scope {
+                        ExportScope::Everything => true,
+                        ExportScope::Pool(pool) => &memory.pool == pool,
+                    }
+            })
+            .count();
+        let options = ExportOptions {
+            scope,
+            include_trashed,
+            vectors: model.filter(|_| include_vectors),
+            now: now(),
+        };
+        let contents = StoreContents {
+            pools: &pools,
+            assistants: &assistants,
+            memories: &records.memories,
+            revisions: &records.revisions,
+        };
+        let json = export(&contents, &records.vectors, &options)
+            .map_err(|error| sentence(&error.to_string()))?;
+        Ok((json, exported))
+    }
+
+    /// What importing `file` in `mode` would change (nothing is written).
+    pub async fn check_import(
+        &self,
+        file: &[u8],
+        mode: ImportMode,
+    ) -> Result<ImportSummary, String> {
+        Ok(self.plan_import(file, mode).await?.0.summary)
+    }
+
+    /// Imports `file` in one transaction, then reloads the bank from the store.
+    pub async fn import(
+        &self,
+        engine: &Rc<Engine>,
+        file: &[u8],
+        mode: ImportMode,
+    ) -> Result<(ImportSummary, BankStatus), String> {
+        let (plan, store) = self.plan_import(file, mode).await?;
+        store
+            .apply_import(&plan)
+            .await
+            .map_err(|error| format!("Nothing was imported: {error}"))?;
+        let embedder = self.with_open(|loaded| loaded.embedder.clone())?;
+        let mut reloaded = load(embedder).await.map_err(|error| {
+            format!("The import was saved, but the memory could not be reloaded (reload the page): {error}")
+        })?;
+        // A background embedding pass that is running carries on with the new state.
+        reloaded.embedding_pending = self
+            .with_open(|loaded| loaded.embedding_pending)
+            .unwrap_or(false);
+        self.state.replace(State::Open(Box::new(reloaded)));
+        self.after_change(engine);
+        let status = self
+            .status()
+            .ok_or_else(|| "The memory is not open.".to_owned())?;
+        Ok((plan.summary, status))
+    }
+
+    async fn plan_import(
+        &self,
+        file: &[u8],
+        mode: ImportMode,
+    ) -> Result<(ImportPlan, BankStore), String> {
+        let file = parse_import(file, MAX_IMPORT_BYTES)
+            .map_err(|error| format!("This file cannot be imported: {error}."))?;
+        let (store, model_id) =
+            self.with_open(|loaded| (loaded.store.clone(), loaded.bank.model_id().to_owned()))?;
+        let records = store.read_all().await.map_err(|error| error.to_string())?;
+        let contents = StoreContents {
+            pools: &records.pools,
+            assistants: &records.assistants,
+            memories: &records.memories,
+            revisions: &records.revisions,
+        };
+        let plan = plan_import(&contents, &file, mode, &model_id, now());
+        Ok((plan, store))
+    }
+
+    /// The 2-D map of the live memories `filter` allows that have a vector.
+    pub fn memory_map(
+        &self,
+        filter: &MemoryFilter,
+        max_points: usize,
+    ) -> Result<MemoryMap, String> {
+        self.with_open(|loaded| {
+            let mut members: Vec<(&Memory, &[f32])> = loaded
+                .bank
+                .memories()
+                .filter(|memory| filter.allows(memory))
+                .filter_map(|memory| Some((memory, loaded.bank.vectors().vector(&memory.id)?)))
+                .collect();
+            members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+            let vectors: Vec<&[f32]> = members.iter().map(|(_, vector)| *vector).collect();
+            let Some(projection) = Projection::fit(&vectors) else {
+                return MemoryMap::default();
+            };
+            let step = members.len().div_ceil(max_points.max(1)).max(1);
+            let points = members
+                .iter()
+                .step_by(step)
+                .map(|(memory, vector)| {
+                    let [x, y] = projection.project(vector);
+                    MapPoint {
+                        id: memory.id.clone(),
+                        kind: memory.kind,
+                        x,
+                        y,
+                        label: excerpt(&memory.text),
+                    }
+                })
+                .collect();
+            MemoryMap {
+                points,
+                total: members.len(),
+                explained: projection.explained,
+            }
+        })
+    }
+
+    /// Memories added, changed and last used per period of local days.
+    pub async fn timeline(
+        &self,
+        utc_offset_minutes: i32,
+        max_buckets: usize,
+    ) -> Result<Timeline, String> {
+        let store = self.with_open(|loaded| loaded.store.clone())?;
+        let revisions = store
+            .all_revisions()
+            .await
+            .map_err(|error| error.to_string())?;
+        self.with_open(|loaded| {
+            timeline(
+                loaded.bank.memories().chain(loaded.trash.values()),
+                &revisions,
+                i64::from(utc_offset_minutes) * 60_000,
+                max_buckets,
+            )
+        })
+    }
+}
+
+/// The first line of `text`, cut to a tooltip's length.
+fn excerpt(text: &str) -> String {
+    const CHARS: usize = 80;
+    let line = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    let mut shown: String = line.trim().chars().take(CHARS).collect();
+    if shown.len() < line.trim().len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// `text` with its first letter capitalised (core errors read as clauses).
+fn sentence(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
     }
 }
 

@@ -159,6 +159,40 @@ impl Engine {
                 self.cancelled.borrow_mut().insert(request_id);
                 Ok(Reply::Cancelled)
             }
+            Request::MemoryIds { query } => Ok(Reply::MemoryIds {
+                ids: self.bank.memory_ids(&query)?,
+            }),
+            Request::EditMemories { ids, edit } => {
+                let (outcomes, undo) = self.bank.edit_memories(self, id, &ids, &edit).await?;
+                Ok(Reply::MemoriesEdited { outcomes, undo })
+            }
+            Request::Export {
+                pool,
+                include_trashed,
+                include_vectors,
+            } => {
+                let (json, memories) = self
+                    .bank
+                    .export(pool, include_trashed, include_vectors)
+                    .await?;
+                Ok(Reply::Exported { json, memories })
+            }
+            Request::CheckImport { file, mode } => Ok(Reply::ImportChecked {
+                summary: self.bank.check_import(&file.0, mode).await?,
+            }),
+            Request::Import { file, mode } => {
+                let (summary, status) = self.bank.import(self, &file.0, mode).await?;
+                Ok(Reply::Imported { summary, status })
+            }
+            Request::MemoryMap { filter, max_points } => Ok(Reply::MemoryMap {
+                map: self.bank.memory_map(&filter, max_points)?,
+            }),
+            Request::Timeline {
+                utc_offset_minutes,
+                max_buckets,
+            } => Ok(Reply::Timeline {
+                timeline: self.bank.timeline(utc_offset_minutes, max_buckets).await?,
+            }),
         }
     }
 }
