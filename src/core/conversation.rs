@@ -109,4 +109,7 @@ pub struct Conversation {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub messages: Vec<Message>,
+    /// Memories the user excluded from this conversation's retrieval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<MemoryId>,
 }

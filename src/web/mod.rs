@@ -4,6 +4,7 @@
 pub mod bank_store;
 pub mod db;
 pub mod engine;
+pub mod llm;
 pub mod model_files;
 pub mod pwa;
 pub mod storage;
