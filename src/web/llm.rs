@@ -394,13 +394,17 @@ type StoredKeys = BTreeMap<String, String>;
 /// The key saved for a profile, if any. A stored key the browser could not
 /// send (edited by hand) is reported rather than sent.
 pub async fn key_for(db: &Db, profile_id: &str) -> Result<Option<ApiKey>, KeyError> {
-    let text = match session_key(profile_id) {
-        Some(text) => Some(text),
-        None => stored_keys(db).await?.remove(profile_id),
-    };
-    match text {
+    match key_text(db, profile_id).await? {
         Some(text) => ApiKey::parse(&text).map_err(KeyError::Invalid),
         None => Ok(None),
+    }
+}
+
+/// The key as kept: this session's first, else the saved one.
+async fn key_text(db: &Db, profile_id: &str) -> Result<Option<String>, DbError> {
+    match session_key(profile_id) {
+        Some(text) => Ok(Some(text)),
+        None => Ok(stored_keys(db).await?.remove(profile_id)),
     }
 }
 
@@ -455,6 +459,14 @@ pub async fn set_key(
     db.put_value(stores::SETTINGS, keys::PROVIDER_KEYS, &saved)
         .await?;
     Ok(())
+}
+
+/// Moves a profile's key between the saved settings and this session, as it is.
+pub async fn move_key(db: &Db, profile_id: &str, session_only: bool) -> Result<(), KeyError> {
+    match key_text(db, profile_id).await? {
+        Some(text) => set_key(db, profile_id, &text, session_only).await,
+        None => Ok(()),
+    }
 }
 
 async fn stored_keys(db: &Db) -> Result<StoredKeys, DbError> {

@@ -2,6 +2,7 @@
 //! carries out lives in `core`.
 
 pub mod bank_store;
+pub mod conversations;
 pub mod db;
 pub mod engine;
 pub mod llm;
