@@ -107,6 +107,7 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
     let used = message.used.clone();
     let cited = message.cited.clone();
     let case_saved = message.case_id.is_some();
+    let correction_field = format!("correction-{id}");
 
     view! {
         <div class="answer-tools">
@@ -143,13 +144,14 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
             })}
             {move || correcting.get().then(|| {
                 let save_correction = save_correction.clone();
+                let correction_field = correction_field.clone();
                 view! {
                     <form class="stacked correction" on:submit=move |event| {
                         event.prevent_default();
                         save_correction(Feedback::corrected(correction.get_untracked()));
                     }>
-                        <label for="correction-text">"What should the answer have been?"</label>
-                        <textarea id="correction-text" rows="3" bind:value=correction autofocus
+                        <label for=correction_field.clone()>"What should the answer have been?"</label>
+                        <textarea id=correction_field.clone() rows="3" bind:value=correction autofocus
                             on:keydown=move |event: leptos::ev::KeyboardEvent| {
                                 if event.key() == "Escape" { correcting.set(false); }
                             }></textarea>

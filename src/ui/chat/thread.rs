@@ -129,7 +129,9 @@ fn AnswerMessage(message: Message) -> impl IntoView {
         });
     };
     let state = message.state.clone();
-    let streaming = move || live.with(Option::is_some);
+    // Until the call starts, the message itself says it is being written.
+    let written = state == MessageState::Streaming;
+    let streaming = move || written || live.with(Option::is_some);
     view! {
         <article class="message answer" data-testid="answer" aria-label="Answer"
             aria-busy=move || streaming().to_string()>
