@@ -65,8 +65,8 @@ impl CallControl {
             controller.abort();
         }
         if let Some(reader) = self.cancel_read.borrow_mut().take() {
-            // Resolves the pending read as done; its promise needs no answer.
-            let _ = reader.cancel();
+            // Ends a pending read that waits for a silent server.
+            cancel_quietly(&reader);
         }
     }
 
@@ -185,14 +185,14 @@ async fn read_all(
     loop {
         let chunk = JsFuture::from(reader.read()).await;
         if control.is_stopped() {
-            // Release the connection; the promise's outcome no longer matters.
-            let _ = reader.cancel();
+            // Release the connection.
+            cancel_quietly(reader);
             return ChatEnd::Stopped;
         }
         match chunk.map(|result| read_result(&result)) {
             Ok(Some(bytes)) => {
                 if let Some(end) = deliver(stream.push(&bytes), on_progress) {
-                    let _ = reader.cancel();
+                    cancel_quietly(reader);
                     return end;
                 }
             }
@@ -204,6 +204,17 @@ async fn read_all(
             }
         }
     }
+}
+
+/// Cancels reading a body. Once Stop has aborted the request the body is
+/// already errored and `cancel()` rejects with that AbortError: the rejection
+/// is awaited here, or the browser reports it as an uncaught error.
+fn cancel_quietly(reader: &ReadableStreamDefaultReader) {
+    let cancelled = JsFuture::from(reader.cancel());
+    wasm_bindgen_futures::spawn_local(async move {
+        // Either way the body is no longer read, which is all that was asked.
+        let _ = cancelled.await;
+    });
 }
 
 /// Passes events on; returns how the answer ended if one of them ends it.
