@@ -3,12 +3,15 @@
 //! conversation is titled, which memory "Forget …" means, whether "Remember …"
 //! repeats a memory, and how a memory's scores are shown under an answer.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::core::assistant::Assistant;
 use crate::core::compose::ComposeConfig;
 use crate::core::conversation::{ChatTurn, Conversation, Message, MessageState, Role};
+use crate::core::keyword;
 use crate::core::learn::dedupe::{duplicate_reason, is_mergeable, Duplicate};
 use crate::core::llm::ProviderProfile;
 use crate::core::memory::{Kind, Memory, MemoryId, Millis, Source};
@@ -178,10 +181,29 @@ pub fn question_of(messages: &[Message], answer_index: usize) -> Option<&Message
 /// when no word of it matches: below this, the best hit is a guess.
 pub const FORGET_MIN_SIMILARITY: f32 = 0.45;
 
-/// The memory "Forget …" means: the best-ranked hit that is close enough in
-/// meaning or shares words with the request. Document chunks are removed with
-/// their document, not one by one.
-pub fn forget_target(hits: &[SearchHit]) -> Option<&Memory> {
+/// Words that say nothing about what a memory is about: sharing one of them
+/// ("my", "the") does not make a memory the one the user means.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "about", "all", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by",
+    "can", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how",
+    "i", "if", "in", "is", "it", "its", "me", "mine", "my", "no", "not", "of", "on", "or", "our",
+    "she", "so", "that", "the", "their", "them", "there", "they", "this", "to", "us", "was", "we",
+    "were", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your",
+];
+
+/// The terms of `text` that say what it is about.
+fn content_terms(text: &str) -> HashSet<String> {
+    keyword::terms(text)
+        .into_iter()
+        .filter(|term| !FUNCTION_WORDS.contains(&term.as_str()))
+        .collect()
+}
+
+/// The memory "Forget `query`" means: the best-ranked hit that is close enough
+/// in meaning or shares a word (other than a function word) with the request.
+/// Document chunks are removed with their document, not one by one.
+pub fn forget_target<'a>(query: &str, hits: &'a [SearchHit]) -> Option<&'a Memory> {
+    let wanted = content_terms(query);
     hits.iter()
         .filter(|hit| hit.memory.kind != Kind::DocumentChunk && hit.memory.trashed_at.is_none())
         .find(|hit| {
@@ -192,7 +214,8 @@ pub fn forget_target(hits: &[SearchHit]) -> Option<&Memory> {
             let shares_words = hit
                 .explanation
                 .keyword_score
-                .is_some_and(|score| score > 0.0);
+                .is_some_and(|score| score > 0.0)
+                && !content_terms(&hit.memory.text).is_disjoint(&wanted);
             close || shares_words
         })
         .map(|hit| &hit.memory)
@@ -439,14 +462,32 @@ mod tests {
                 None,
             ),
         ];
-        assert_eq!(forget_target(&hits).unwrap().id.as_str(), "vpn");
+        let query = "how to restart the VPN";
+        assert_eq!(forget_target(query, &hits).unwrap().id.as_str(), "vpn");
         assert_eq!(
-            forget_target(&hits[..2]),
+            forget_target(query, &hits[..2]),
             None,
             "a weak match is not a target"
         );
         let by_word = [hit(memory("w", Kind::Note, "vpnctl"), None, Some(1.2))];
-        assert_eq!(forget_target(&by_word).unwrap().id.as_str(), "w");
+        assert_eq!(
+            forget_target("the vpnctl command", &by_word)
+                .unwrap()
+                .id
+                .as_str(),
+            "w"
+        );
+    }
+
+    #[test]
+    fn forget_does_not_take_a_memory_that_shares_only_a_function_word() {
+        let desk = [hit(
+            memory("desk", Kind::Fact, "My desk is in room 4.12"),
+            Some(0.15),
+            Some(0.4),
+        )];
+        assert_eq!(forget_target("my favourite pizza topping", &desk), None);
+        assert_eq!(forget_target("my desk", &desk).unwrap().id.as_str(), "desk");
     }
 
     #[test]

@@ -177,7 +177,7 @@ async fn forget(chat: Chat, context: &Context, query: &str) -> Result<Notice, St
         .await
         .map_err(|e| format!("Your memories could not be searched: {e}"))?
         .hits;
-    let target = forget_target(&hits)
+    let target = forget_target(query, &hits)
         .ok_or_else(|| format!("No memory matches “{query}”, so nothing was forgotten."))?
         .clone();
     apply(
