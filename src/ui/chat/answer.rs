@@ -77,8 +77,26 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
             });
         }
     };
-    let feedback = message.feedback;
-    let pressed = move |outcome: Outcome| (feedback == Some(outcome)).to_string();
+    // Read here rather than from `message`, which the thread keeps without
+    // them so that a verdict does not rebuild the answer.
+    let verdict_state = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            chat.current.with(|current| {
+                current
+                    .as_ref()
+                    .and_then(|c| c.messages.iter().find(|m| m.id == id))
+                    .map(|m| (m.feedback, m.case_id.is_some()))
+                    .unwrap_or_default()
+            })
+        })
+    };
+    let pressed = move |outcome: Outcome| {
+        verdict_state
+            .with(|(feedback, _)| *feedback == Some(outcome))
+            .to_string()
+    };
+    let case_saved = move || verdict_state.with(|(_, saved)| *saved);
     let retry = {
         let id = id.clone();
         move |_| chat.retry(id.clone())
@@ -106,7 +124,6 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
     let save_correction = verdict.clone();
     let used = message.used.clone();
     let cited = message.cited.clone();
-    let case_saved = message.case_id.is_some();
     let correction_field = format!("correction-{id}");
 
     view! {
@@ -128,10 +145,10 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
                         let remember = remember.clone();
                         view! {
                             <div class="feedback" role="group" aria-label="Feedback on this answer">
-                                <button type="button" aria-pressed=pressed(Outcome::Worked)
+                                <button type="button" aria-pressed=move || pressed(Outcome::Worked)
                                     disabled=move || busy.get()
                                     on:click=move |_| worked(Feedback::worked())>"Worked"</button>
-                                <button type="button" aria-pressed=pressed(Outcome::DidNotWork)
+                                <button type="button" aria-pressed=move || pressed(Outcome::DidNotWork)
                                     disabled=move || busy.get()
                                     on:click=move |_| did_not_work(Feedback::did_not_work())>"Did not work"</button>
                                 <button type="button" aria-expanded=move || correcting.get().to_string()
@@ -163,7 +180,7 @@ pub fn AnswerTools(message: Message) -> impl IntoView {
                 }
             })}
             <span class="tool-status" role="status" data-testid="feedback-status">{status_text(status)}</span>
-            {case_saved.then(|| view! { <span class="muted small" data-testid="case-saved">"Saved as a case."</span> })}
+            {move || case_saved().then(|| view! { <span class="muted small" data-testid="case-saved">"Saved as a case."</span> })}
             {move || suggestions().map(|count| view! {
                 <a class="badge suggestions" href="/inbox" data-testid="suggestions">
                     {format!("{count} memory suggestion{}", if count == 1 { "" } else { "s" })}

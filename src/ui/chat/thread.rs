@@ -54,13 +54,19 @@ pub fn Thread() -> impl IntoView {
 #[component]
 fn MessageView(id: String) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    // A verdict changes only the feedback controls, which read it themselves:
+    // rebuilding the answer for it would drop the status they show and the
+    // focus of the button just pressed.
     let message = {
         let id = id.clone();
         Memo::new(move |_| {
             chat.current.with(|current| {
-                current
+                let mut message = current
                     .as_ref()
-                    .and_then(|c| c.messages.iter().find(|m| m.id == id).cloned())
+                    .and_then(|c| c.messages.iter().find(|m| m.id == id).cloned())?;
+                message.feedback = None;
+                message.case_id = None;
+                Some(message)
             })
         })
     };
