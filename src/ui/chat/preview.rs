@@ -49,6 +49,11 @@ pub fn PromptPreview(
     let plan = StoredValue::new(None::<Plan>);
     let removed = RwSignal::new(Vec::<MemoryId>::new());
     let shown = RwSignal::new(None::<Result<Shown, String>>);
+    // The sections' text signals belong to the preview. Created under the
+    // owner current at the time (a Remove button's, inside the list of
+    // sections), they would be disposed with that list as it is redrawn for
+    // them, and their textareas would read disposed signals.
+    let owner = StoredValue::new(Owner::current());
 
     // Composes (again), keeping the user's edits of parts other than memories.
     let recompose = move || {
@@ -73,7 +78,7 @@ pub fn PromptPreview(
             &plan.hits,
             &removed.get_untracked(),
         );
-        shown.set(Some(composed.map(|composed| {
+        let shown_now = composed.map(|composed| {
             let mut unused_edits = edits;
             let texts = composed
                 .sections
@@ -83,11 +88,16 @@ pub fn PromptPreview(
                         .iter()
                         .position(|(kind, _)| *kind == section.kind)
                         .map(|at| unused_edits.remove(at).1);
-                    RwSignal::new(edited.unwrap_or_else(|| section.text.clone()))
+                    let text = edited.unwrap_or_else(|| section.text.clone());
+                    match owner.get_value() {
+                        Some(owner) => owner.with(|| RwSignal::new(text)),
+                        None => RwSignal::new(text),
+                    }
                 })
                 .collect();
             Shown { composed, texts }
-        })));
+        });
+        shown.set(Some(shown_now));
     };
 
     {
@@ -159,10 +169,11 @@ pub fn PromptPreview(
                 Some(Ok(current)) => {
                     let tokens = current.composed.estimated_tokens;
                     let left_out = current.composed.left_out.len();
+                    let used = current.composed.used.len();
                     view! {
                         <p class="muted small" data-testid="preview-summary">
-                            {format!("About {tokens} tokens; {} memories in, {left_out} left out.",
-                                current.composed.used.len())}
+                            {format!("About {tokens} tokens; {used} memor{} in, {left_out} left out.",
+                                if used == 1 { "y" } else { "ies" })}
                         </p>
                         <ol class="preview-sections">
                             {current.composed.sections.iter().zip(current.texts.iter().copied()).enumerate()
