@@ -367,8 +367,9 @@ fn section(kind: SectionKind, text: String) -> PromptSection {
     }
 }
 
-/// The turns that `sections` make up: one system turn, then one per other section.
-fn turns_of(sections: &[PromptSection]) -> Vec<ChatTurn> {
+/// The turns that `sections` make up: one system turn, then one per other
+/// section. The prompt preview sends this after the user edited section texts.
+pub fn turns_of(sections: &[PromptSection]) -> Vec<ChatTurn> {
     let is_system = |section: &&PromptSection| {
         matches!(
             section.kind,

@@ -81,6 +81,10 @@ pub struct Message {
     /// For answers: the provider profile and model that wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// For answers: why the provider ended it early (max tokens, a content
+    /// filter), in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 impl Message {
@@ -96,6 +100,7 @@ impl Message {
             feedback: None,
             case_id: None,
             model: None,
+            notice: None,
         }
     }
 }
@@ -109,4 +114,7 @@ pub struct Conversation {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub messages: Vec<Message>,
+    /// Memories the user excluded from this conversation's retrieval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<MemoryId>,
 }

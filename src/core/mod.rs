@@ -3,6 +3,7 @@
 pub mod assistant;
 pub mod bank;
 pub mod changes;
+pub mod chat;
 pub mod compose;
 pub mod conversation;
 pub mod diff;

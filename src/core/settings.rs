@@ -76,6 +76,12 @@ pub mod keys {
     pub const LEARNING: &str = "learning";
     /// The learned reranker's weights (written by the worker).
     pub const LEARNED_SCORER: &str = "learned_scorer";
+    /// The provider profiles and which one is the default (`core::chat::ProviderSettings`).
+    pub const PROVIDERS: &str = "providers";
+    /// API keys by profile id, apart from the profiles so they never travel with them.
+    pub const PROVIDER_KEYS: &str = "provider_keys";
+    /// The chat's retrieval and prompt budgets (`core::compose::ComposeConfig`).
+    pub const CHAT: &str = "chat";
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod app;
 mod chat;
 mod memory;
+mod providers;
 mod services;
 mod settings;
 mod status_bar;

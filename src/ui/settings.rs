@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::providers::{ChatSettingsCard, ProviderSettingsCard};
 use super::services::{DbState, Services, WorkerState};
 use crate::core::schema::stores;
 use crate::core::settings::{keys, Theme};
@@ -10,6 +11,8 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <section class="page settings" aria-labelledby="settings-title">
             <h1 id="settings-title">"Settings"</h1>
+            <ProviderSettingsCard/>
+            <ChatSettingsCard/>
             <AppearanceSettings/>
             <StorageSettings/>
             <Diagnostics/>

@@ -2,8 +2,10 @@
 //! carries out lives in `core`.
 
 pub mod bank_store;
+pub mod conversations;
 pub mod db;
 pub mod engine;
+pub mod llm;
 pub mod model_files;
 pub mod pwa;
 pub mod storage;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::core::conversation::{ChatTurn, Role};
-use crate::core::memory::{Kind, Memory, MemoryId};
+use crate::core::memory::{Kind, Memory, MemoryId, Millis};
 
 use super::dedupe::normalise;
 
@@ -33,6 +33,26 @@ pub enum Proposal {
     Add { text: String, kind: Kind },
     Update { id: MemoryId, text: String },
     Delete { id: MemoryId },
+}
+
+/// A proposal waiting for the user's review: one record of the `inbox` store.
+/// The chat writes them (status pending); the inbox page decides them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: String,
+    /// The conversation whose exchange the proposal came from.
+    pub conversation_id: String,
+    pub created_at: Millis,
+    pub proposal: Proposal,
+    pub status: InboxStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxStatus {
+    Pending,
+    Accepted,
+    Rejected,
 }
 
 /// Why one operation of the reply was not accepted.
@@ -673,5 +693,32 @@ mod tests {
                 kind: Kind::Preference
             }
         );
+    }
+
+    #[test]
+    fn inbox_items_are_stored_in_the_shape_the_inbox_page_reads() {
+        let item = InboxItem {
+            id: "i1".into(),
+            conversation_id: "c1".into(),
+            created_at: 7,
+            proposal: Proposal::Add {
+                text: "The user lives in Lyon.".into(),
+                kind: Kind::Fact,
+            },
+            status: InboxStatus::Pending,
+        };
+        let json = serde_json::to_value(&item).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "i1",
+                "conversation_id": "c1",
+                "created_at": 7,
+                "proposal": {"op": "add", "text": "The user lives in Lyon.", "kind": "fact"},
+                "status": "pending",
+            })
+        );
+        let back: InboxItem = serde_json::from_value(json).unwrap();
+        assert_eq!(back, item);
     }
 }

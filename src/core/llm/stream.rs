@@ -115,8 +115,12 @@ impl ChatStream {
     /// `message_stop`) the connection was cut, unless the provider had already
     /// said why it stopped: then the answer is whole and only trailing token
     /// counts were lost.
+    ///
+    /// A last event without its ending blank line counts only if it reads
+    /// whole: when its data does not parse, the connection dropped in the
+    /// middle of it, which is a cut and not a provider sending garbage.
     pub fn finish(&mut self) -> Vec<StreamEvent> {
-        let last = self.parser.finish();
+        let last = self.parser.finish().filter(is_whole);
         let mut out = self.decode_all(last);
         if !self.ended {
             let ending = match self.stop.take() {
@@ -256,6 +260,11 @@ impl ChatStream {
         self.ended = true;
         out.push(event);
     }
+}
+
+/// Whether an event's data is complete: the `[DONE]` terminator or JSON.
+fn is_whole(event: &SseEvent) -> bool {
+    event.data.trim() == "[DONE]" || serde_json::from_str::<Value>(&event.data).is_ok()
 }
 
 fn push_text(out: &mut Vec<StreamEvent>, text: Option<&Value>) {
@@ -461,6 +470,20 @@ mod tests {
         let events = decode_whole(ProviderKind::Anthropic, cut);
         assert_eq!(failure(&events), &LlmError::StreamCut);
         assert!(events.contains(&text(", 世界 [M2]")));
+    }
+
+    #[test]
+    fn a_stream_cut_inside_an_event_is_a_cut_and_not_an_unreadable_answer() {
+        let cut_at = OPENAI_STREAM.find(" wörld").unwrap();
+        let events = decode_whole(ProviderKind::OpenAiCompatible, &OPENAI_STREAM[..cut_at]);
+        assert_eq!(
+            events,
+            vec![text("Héllo"), StreamEvent::Failed(LlmError::StreamCut)]
+        );
+
+        let cut_at = ANTHROPIC_STREAM.find(", 世界").unwrap();
+        let events = decode_whole(ProviderKind::Anthropic, &ANTHROPIC_STREAM[..cut_at]);
+        assert_eq!(failure(&events), &LlmError::StreamCut);
     }
 
     #[test]
