@@ -121,14 +121,8 @@ impl BankStore {
             &[stores::MEMORIES, stores::VECTORS, stores::INDEX_SNAPSHOTS],
             TransactionMode::ReadOnly,
         )?;
-        let memory_values = transaction
-            .store(stores::MEMORIES)?
-            .get_all(None, None)
-            .await?;
-        let vector_values = transaction
-            .store(stores::VECTORS)?
-            .get_all(None, None)
-            .await?;
+        let memory_values = all_records(&transaction, stores::MEMORIES).await?;
+        let vector_values = all_records(&transaction, stores::VECTORS).await?;
         let snapshot = transaction
             .store(stores::INDEX_SNAPSHOTS)?
             .get(JsValue::from_str(SNAPSHOT_NAME))
@@ -278,26 +272,11 @@ impl BankStore {
             ],
             TransactionMode::ReadOnly,
         )?;
-        let pools = transaction
-            .store(stores::POOLS)?
-            .get_all(None, None)
-            .await?;
-        let assistants = transaction
-            .store(stores::ASSISTANTS)?
-            .get_all(None, None)
-            .await?;
-        let memories = transaction
-            .store(stores::MEMORIES)?
-            .get_all(None, None)
-            .await?;
-        let revisions = transaction
-            .store(stores::REVISIONS)?
-            .get_all(None, None)
-            .await?;
-        let vectors = transaction
-            .store(stores::VECTORS)?
-            .get_all(None, None)
-            .await?;
+        let pools = all_records(&transaction, stores::POOLS).await?;
+        let assistants = all_records(&transaction, stores::ASSISTANTS).await?;
+        let memories = all_records(&transaction, stores::MEMORIES).await?;
+        let revisions = all_records(&transaction, stores::REVISIONS).await?;
+        let vectors = all_records(&transaction, stores::VECTORS).await?;
         transaction.done().await?;
         Ok(StoreRecords {
             pools: pools.iter().map(from_js).collect::<Result<_, _>>()?,
@@ -458,4 +437,12 @@ fn vector_from_js(record: &JsValue) -> Result<StoredVector, DbError> {
         version,
         vector,
     })
+}
+
+/// Every record of `store`, read within `transaction`.
+async fn all_records(
+    transaction: &rexie::Transaction,
+    store: &str,
+) -> Result<Vec<JsValue>, DbError> {
+    Ok(transaction.store(store)?.get_all(None, None).await?)
 }
