@@ -1,6 +1,7 @@
 //! Leptos components. They reach storage and the worker only through `web`.
 
 mod app;
+mod bank_changes;
 mod chat;
 mod memory;
 mod providers;
