@@ -3,6 +3,7 @@
 mod app;
 mod bank_changes;
 mod chat;
+mod inbox;
 mod memory;
 mod providers;
 mod services;
