@@ -34,6 +34,8 @@ struct Entry {
     stale: Option<String>,
     /// Why accepting or rejecting it failed.
     error: Option<String>,
+    /// Being accepted or rejected right now (a second click waits for it).
+    deciding: bool,
 }
 
 /// The page's state, shared by its rows.
@@ -77,14 +79,18 @@ impl Inbox {
         })
     }
 
-    fn set_error(&self, id: &str, error: Option<String>) {
+    fn change_entry(&self, id: &str, change: impl FnOnce(&mut Entry)) {
         self.entries.update(|entries| {
             if let Some(Ok(entries)) = entries {
                 if let Some(entry) = entries.iter_mut().find(|e| e.item.id == id) {
-                    entry.error = error;
+                    change(entry);
                 }
             }
         });
+    }
+
+    fn set_error(&self, id: &str, error: Option<String>) {
+        self.change_entry(id, |entry| entry.error = error);
     }
 
     /// Applies (or not) the suggestion, stores the decision and takes it off
@@ -93,6 +99,18 @@ impl Inbox {
         let entry = self
             .entry(id)
             .ok_or_else(|| "This suggestion is no longer in the inbox.".to_owned())?;
+        if entry.deciding {
+            return Ok(());
+        }
+        self.change_entry(id, |entry| entry.deciding = true);
+        let decided = self.record(entry, decision).await;
+        if decided.is_err() {
+            self.change_entry(id, |entry| entry.deciding = false);
+        }
+        decided
+    }
+
+    async fn record(self, entry: Entry, decision: Decision) -> Result<(), String> {
         let db = self.db()?;
         let mut item = entry.item;
         item.status = match decision {
@@ -118,7 +136,7 @@ impl Inbox {
             .map_err(|e| format!("The decision could not be saved: {e}"))?;
         self.entries.update(|entries| {
             if let Some(Ok(entries)) = entries {
-                entries.retain(|e| e.item.id != id);
+                entries.retain(|e| e.item.id != item.id);
             }
         });
         self.services.inbox_changed.update(|count| *count += 1);
@@ -260,6 +278,7 @@ async fn load(services: Services, db: Db) -> Result<Vec<Entry>, String> {
             current,
             stale,
             error: None,
+            deciding: false,
         });
     }
     Ok(entries)
@@ -335,6 +354,8 @@ fn InboxRow(inbox: Inbox, id: String) -> impl IntoView {
         return ().into_any();
     };
     let editing = RwSignal::new(None::<String>);
+    // Only opening and closing the editor redraws it, not each keystroke.
+    let is_editing = Memo::new(move |_| editing.with(Option::is_some));
     let field_id = format!("inbox-edit-{id}");
     let editable = entry.stale.is_none() && !matches!(entry.item.proposal, Proposal::Delete { .. });
     let can_accept = entry.stale.is_none();
@@ -347,6 +368,11 @@ fn InboxRow(inbox: Inbox, id: String) -> impl IntoView {
         let id = id.clone();
         move || inbox.entry(&id).and_then(|entry| entry.error)
     };
+    let deciding = {
+        let id = id.clone();
+        Memo::new(move |_| inbox.entry(&id).is_some_and(|entry| entry.deciding))
+    };
+    let disabled = move || inbox.busy.get() || deciding.get();
 
     let accept = {
         let id = id.clone();
@@ -414,7 +440,7 @@ fn InboxRow(inbox: Inbox, id: String) -> impl IntoView {
             {what}
             <p class="inbox-meta muted small">"Suggested from " {from} " · " <time>{when}</time></p>
             {stale.map(|stale| view! { <p class="inbox-stale" data-testid="inbox-stale">{stale}</p> })}
-            {move || editing.get().is_some().then(|| {
+            {move || is_editing.get().then(|| {
                 let accept_edited = accept_edited.clone();
                 let on_enter = accept_edited.clone();
                 let stop_editing = stop_editing.clone();
@@ -423,7 +449,7 @@ fn InboxRow(inbox: Inbox, id: String) -> impl IntoView {
                     <div class="inbox-edit">
                         <label for=field_id.clone()>"Text to remember"</label>
                         <textarea id=field_id.clone() rows="3" data-testid="inbox-edit-text"
-                            prop:value=move || editing.get().unwrap_or_default()
+                            prop:value=editing.get_untracked().unwrap_or_default()
                             on:input=move |ev| editing.set(Some(event_target_value(&ev)))
                             on:keydown=move |ev: web_sys::KeyboardEvent| {
                                 if ev.key() == "Escape" {
@@ -443,20 +469,20 @@ fn InboxRow(inbox: Inbox, id: String) -> impl IntoView {
                     </div>
                 }
             })}
-            <Show when=move || editing.with(Option::is_none)>
+            <Show when=move || !is_editing.get()>
                 <div class="actions">
                     {can_accept.then(|| view! {
                         <button type="button" class="primary" data-testid="inbox-accept"
-                            disabled=move || inbox.busy.get()
+                            disabled=disabled
                             on:click=accept.clone()>"Accept"</button>
                     })}
                     {editable.then(|| view! {
                         <button type="button" data-testid="inbox-edit"
-                            disabled=move || inbox.busy.get()
+                            disabled=disabled
                             on:click=start_editing.clone()>"Edit…"</button>
                     })}
                     <button type="button" data-testid="inbox-reject"
-                        disabled=move || inbox.busy.get()
+                        disabled=disabled
                         on:click=reject.clone()>"Reject"</button>
                 </div>
             </Show>
@@ -508,22 +534,24 @@ fn describe(entry: &Entry) -> impl IntoView {
 #[component]
 pub fn InboxLink() -> impl IntoView {
     let services = expect_context::<Services>();
-    let pending = LocalResource::new(move || {
+    let pending = RwSignal::new(0);
+    Effect::new(move |_| {
         services.inbox_changed.track();
-        let db = services.ready_db();
-        async move {
-            let db = db?;
+        let Some(db) = services.ready_db() else {
+            return;
+        };
+        spawn_local(async move {
             // The inbox holds a few records per conversation: reading them is cheap.
-            let items = db.all::<InboxItem>(stores::INBOX).await.ok()?;
-            Some(
-                items
+            if let Ok(items) = db.all::<InboxItem>(stores::INBOX).await {
+                let count = items
                     .iter()
                     .filter(|item| item.status == InboxStatus::Pending)
-                    .count(),
-            )
-        }
+                    .count();
+                pending.set(count);
+            }
+        });
     });
-    let count = move || pending.get().flatten().filter(|count| *count > 0);
+    let count = move || Some(pending.get()).filter(|count| *count > 0);
     view! {
         <A href="/inbox">
             "Inbox"

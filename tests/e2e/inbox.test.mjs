@@ -119,7 +119,7 @@ test('suggestions from a chat exchange are accepted, edited then accepted, or re
   assert.equal(memories.some((m) => m.text === TEA || m.text === CITY), false);
 
   // The memory page's search by meaning finds the accepted memories.
-  await page.getByRole('link', { name: 'Memory' }).click();
+  await page.getByRole('link', { name: 'Memory', exact: true }).click();
   await page.getByLabel('Search', { exact: true }).fill('What pet does the user have?');
   await page.getByTestId('list-count').getByText('found by meaning').waitFor();
   const first = await page.locator('[data-testid=memory-row] .row-text').first().innerText();
