@@ -876,6 +876,8 @@ mod tests {
                 kind: Kind::Fact,
             },
             status: InboxStatus::Pending,
+            pool: Some("work".into()),
+            seen_revision: None,
         };
         let json = serde_json::to_value(&item).unwrap();
         assert_eq!(
@@ -886,6 +888,8 @@ mod tests {
                 "created_at": 7,
                 "proposal": {"op": "add", "text": "The user lives in Lyon.", "kind": "fact"},
                 "status": "pending",
+                "pool": "work",
+                "seen_revision": null,
             })
         );
         let back: InboxItem = serde_json::from_value(json).unwrap();
