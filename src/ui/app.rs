@@ -3,6 +3,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 use super::chat::ChatPage;
+use super::inbox::{InboxLink, InboxPage};
 use super::memory::MemoryPage;
 use super::services::Services;
 use super::settings::SettingsPage;
@@ -34,6 +35,7 @@ pub fn App() -> impl IntoView {
                         <A href="/">"Chat"</A>
                         <A href="/memory">"Memory"</A>
                         <A href="/settings">"Settings"</A>
+                        <InboxLink/>
                     </nav>
                 </header>
                 <main id="main">
@@ -41,6 +43,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=ChatPage/>
                         <Route path=path!("/memory") view=MemoryPage/>
                         <Route path=path!("/settings") view=SettingsPage/>
+                        <Route path=path!("/inbox") view=InboxPage/>
                     </Routes>
                 </main>
                 <UndoToast/>

@@ -1,7 +1,9 @@
 //! Leptos components. They reach storage and the worker only through `web`.
 
 mod app;
+mod bank_changes;
 mod chat;
+mod inbox;
 mod memory;
 mod providers;
 mod services;

@@ -81,6 +81,9 @@ pub struct Services {
     pub storage_use: RwSignal<Option<StorageUse>>,
     /// Whether the browser promised not to evict Casebook's data.
     pub storage_persistent: RwSignal<Option<bool>>,
+    /// Counts changes to the extraction inbox made on this page: the inbox's
+    /// count in the navigation tracks it and refreshes.
+    pub inbox_changed: RwSignal<u64>,
 }
 
 impl Services {
@@ -99,6 +102,7 @@ impl Services {
             update_state: RwSignal::new(UpdateState::Current),
             storage_use: RwSignal::new(None),
             storage_persistent: RwSignal::new(None),
+            inbox_changed: RwSignal::new(0),
         };
         services.start_worker();
         services.open_db();

@@ -551,6 +551,7 @@ test('after an exchange, extraction sends suggestions to the inbox, or applies t
     {
       id: undefined, created_at: undefined, conversation_id: conversationId, status: 'pending',
       proposal: { op: 'add', text: 'The user has a dog named Rex.', kind: 'fact' },
+      pool: 'default', seen_revision: null,
     },
   );
   assert.equal((await readRecords(page, 'memories')).length, 0, 'nothing applied without review');

@@ -45,6 +45,95 @@ pub struct InboxItem {
     pub created_at: Millis,
     pub proposal: Proposal,
     pub status: InboxStatus,
+    /// The pool an accepted "add" writes into: the pool of the assistant the
+    /// conversation talked to. Items written before it was recorded use the
+    /// general pool.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// The revision of the memory an update or delete is about, as the model
+    /// saw it: if the memory has another revision now, it changed since, and
+    /// the proposal may no longer fit.
+    #[serde(default)]
+    pub seen_revision: Option<u32>,
+}
+
+impl InboxItem {
+    /// The pending items of `items`, newest first (the inbox's order).
+    pub fn pending_newest_first(items: Vec<InboxItem>) -> Vec<InboxItem> {
+        let mut pending: Vec<InboxItem> = items
+            .into_iter()
+            .filter(|item| item.status == InboxStatus::Pending)
+            .collect();
+        pending.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        pending
+    }
+}
+
+impl Proposal {
+    /// The existing memory an update or delete is about.
+    pub fn target(&self) -> Option<&MemoryId> {
+        match self {
+            Proposal::Add { .. } => None,
+            Proposal::Update { id, .. } | Proposal::Delete { id } => Some(id),
+        }
+    }
+
+    /// The proposal with the user's own wording of the memory (an add or an
+    /// update; a delete has no text to edit and is returned as it is).
+    pub fn with_text(self, text: &str) -> Result<Proposal, EmptyText> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EmptyText);
+        }
+        Ok(match self {
+            Proposal::Add { kind, .. } => Proposal::Add {
+                text: text.to_owned(),
+                kind,
+            },
+            Proposal::Update { id, .. } => Proposal::Update {
+                id,
+                text: text.to_owned(),
+            },
+            delete @ Proposal::Delete { .. } => delete,
+        })
+    }
+}
+
+/// An edited proposal whose text was emptied.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("Write what should be remembered before accepting, or reject the suggestion.")]
+pub struct EmptyText;
+
+/// Why a proposal about an existing memory cannot be applied as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StaleProposal {
+    #[error("The memory this suggestion is about no longer exists.")]
+    Gone,
+    #[error("The memory this suggestion is about has been deleted since (it is in the trash).")]
+    Trashed,
+    #[error("The memory this suggestion is about has changed since it was suggested, so the suggestion may no longer fit.")]
+    Changed,
+}
+
+/// The memory an update or delete may be applied to: `current` is the memory
+/// as stored now (`None`: it no longer exists), `seen_revision` the revision
+/// the model saw (`None` when not recorded: only existence is checked).
+pub fn fresh_target(
+    seen_revision: Option<u32>,
+    current: Option<&Memory>,
+) -> Result<&Memory, StaleProposal> {
+    let memory = current.ok_or(StaleProposal::Gone)?;
+    if memory.trashed_at.is_some() {
+        return Err(StaleProposal::Trashed);
+    }
+    if seen_revision.is_some_and(|seen| seen != memory.revision) {
+        return Err(StaleProposal::Changed);
+    }
+    Ok(memory)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -437,6 +526,87 @@ mod tests {
         extraction_prompt(&turns, &[&editor, &case, &city, &trashed, &shell, &editor])
     }
 
+    fn item(id: &str, created_at: Millis, status: InboxStatus) -> InboxItem {
+        InboxItem {
+            id: id.into(),
+            conversation_id: "c1".into(),
+            created_at,
+            proposal: Proposal::Delete {
+                id: MemoryId("m".into()),
+            },
+            status,
+            pool: None,
+            seen_revision: None,
+        }
+    }
+
+    #[test]
+    fn the_inbox_lists_pending_items_newest_first() {
+        let items = vec![
+            item("old", 1, InboxStatus::Pending),
+            item("accepted", 5, InboxStatus::Accepted),
+            item("new", 3, InboxStatus::Pending),
+            item("rejected", 4, InboxStatus::Rejected),
+        ];
+        let ids: Vec<String> = InboxItem::pending_newest_first(items)
+            .into_iter()
+            .map(|item| item.id)
+            .collect();
+        assert_eq!(ids, ["new", "old"]);
+    }
+
+    #[test]
+    fn inbox_items_stored_before_pool_and_revision_were_recorded_still_load() {
+        let stored = json!({
+            "id": "i1", "conversation_id": "c1", "created_at": 7,
+            "proposal": {"op": "add", "text": "Likes tea", "kind": "preference"},
+            "status": "pending"
+        });
+        let item: InboxItem = serde_json::from_value(stored).unwrap();
+        assert_eq!(item.pool, None);
+        assert_eq!(item.seen_revision, None);
+    }
+
+    #[test]
+    fn an_edited_proposal_keeps_its_operation_and_takes_the_new_text() {
+        let add = Proposal::Add {
+            text: "Likes tea".into(),
+            kind: Kind::Preference,
+        };
+        assert_eq!(
+            add.clone().with_text("  Likes green tea "),
+            Ok(Proposal::Add {
+                text: "Likes green tea".into(),
+                kind: Kind::Preference
+            })
+        );
+        assert_eq!(add.with_text("   "), Err(EmptyText));
+        let update = Proposal::Update {
+            id: MemoryId("m".into()),
+            text: "Lives in Paris".into(),
+        };
+        assert_eq!(
+            update.with_text("Lives in Lyon"),
+            Ok(Proposal::Update {
+                id: MemoryId("m".into()),
+                text: "Lives in Lyon".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_proposal_about_a_memory_deleted_or_changed_since_is_stale() {
+        let mut city = memory("m-city", Kind::Fact, "The user lives in Lyon.");
+        let seen = Some(city.revision);
+        assert_eq!(fresh_target(seen, Some(&city)), Ok(&city));
+        assert_eq!(fresh_target(seen, None), Err(StaleProposal::Gone));
+        city.revision += 1;
+        assert_eq!(fresh_target(seen, Some(&city)), Err(StaleProposal::Changed));
+        assert_eq!(fresh_target(None, Some(&city)), Ok(&city));
+        city.trashed_at = Some(9);
+        assert_eq!(fresh_target(None, Some(&city)), Err(StaleProposal::Trashed));
+    }
+
     fn read(reply: &str) -> Extraction {
         prompt().read_reply(reply).unwrap()
     }
@@ -706,6 +876,8 @@ mod tests {
                 kind: Kind::Fact,
             },
             status: InboxStatus::Pending,
+            pool: Some("work".into()),
+            seen_revision: None,
         };
         let json = serde_json::to_value(&item).unwrap();
         assert_eq!(
@@ -716,6 +888,8 @@ mod tests {
                 "created_at": 7,
                 "proposal": {"op": "add", "text": "The user lives in Lyon.", "kind": "fact"},
                 "status": "pending",
+                "pool": "work",
+                "seen_revision": null,
             })
         );
         let back: InboxItem = serde_json::from_value(json).unwrap();

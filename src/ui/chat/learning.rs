@@ -8,58 +8,38 @@ use leptos::task::spawn_local;
 
 use crate::core::bank::MemoryFilter;
 use crate::core::changes::MemoryChange;
-use crate::core::chat::{duplicate_among, forget_target, remembered};
+use crate::core::chat::forget_target;
 use crate::core::conversation::{ChatTurn, Role};
 use crate::core::learn::command::ChatCommand;
-use crate::core::learn::dedupe::merge_duplicate;
 use crate::core::learn::extract::{
     extraction_prompt, InboxItem, InboxStatus, Proposal, EXTRACTABLE_KINDS,
 };
 use crate::core::learn::feedback::{case_from_feedback, change_verdict, Exchange, Feedback};
 use crate::core::learn::revise;
 use crate::core::memory::{ChangedBy, Kind, Memory, MemoryId, Source};
-use crate::core::protocol::ChangeOutcome;
 use crate::core::schema::stores;
 use crate::core::settings::{keys, LearningSettings};
-use crate::ui::providers::random_u64;
+use crate::ui::bank_changes::{self, apply_proposal, new_memory_id, Remembered};
 use crate::web::llm::{self, CallControl};
 
 use super::session::{now, Chat, Context, Notice, Undo};
 
 /// How many similar memories extraction shows the model.
 const EXTRACTION_NEIGHBOURS: usize = 8;
-/// How many hits are compared with a new memory to find a duplicate, or with
-/// a "Forget …" request to find what it means.
+/// How many hits are compared with a "Forget …" request to find what it means.
 const MATCH_HITS: usize = 5;
-
-fn new_memory_id() -> MemoryId {
-    MemoryId::new(now(), random_u64())
-}
 
 /// Applies `changes` and returns the memories saved, or the first failure in
 /// plain words.
 async fn apply(chat: Chat, changes: Vec<MemoryChange>) -> Result<Vec<Memory>, String> {
-    let worker = chat.services.worker().map_err(|e| e.to_string())?;
-    let outcomes = worker.apply(changes).await.map_err(|e| e.to_string())?;
-    let mut saved = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            ChangeOutcome::Saved { memory } => saved.push(memory),
-            ChangeOutcome::Failed { message, .. } => return Err(message),
-            ChangeOutcome::Purged { .. } | ChangeOutcome::Cancelled { .. } => {}
-        }
-    }
-    Ok(saved)
+    bank_changes::apply(chat.services, changes).await
 }
 
 /// The memory as stored now (live or in the trash).
 async fn current_memory(chat: Chat, id: &MemoryId) -> Result<Memory, String> {
-    let worker = chat.services.worker().map_err(|e| e.to_string())?;
-    let (memory, _) = worker
-        .memory_history(id.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    memory.ok_or_else(|| "This memory no longer exists.".to_owned())
+    bank_changes::stored_memory(chat.services, id)
+        .await?
+        .ok_or_else(|| "This memory no longer exists.".to_owned())
 }
 
 /// Runs "Remember …" or "Forget …" without asking the model.
@@ -99,68 +79,28 @@ pub async fn remember(
     source: Source,
     changed_by: ChangedBy,
 ) -> Result<Notice, String> {
-    let pool = context.assistant.pool.clone();
-    chat.wait_for_bank().await?;
-    let worker = chat.services.worker().map_err(|e| e.to_string())?;
-    let filter = MemoryFilter {
-        pools: vec![pool.clone()],
-        ..MemoryFilter::default()
-    };
-    let hits = worker
-        .search(text.to_owned(), MATCH_HITS, filter)
-        .await
-        .map_err(|e| format!("Your memories could not be searched: {e}"))?
-        .hits;
-    if let Some(duplicate) = duplicate_among(text, &pool, &hits) {
-        let existing = hits
-            .iter()
-            .map(|hit| &hit.memory)
-            .find(|memory| memory.id == duplicate.existing)
-            .ok_or_else(|| "The matching memory disappeared.".to_owned())?;
-        let Some((merged, _)) = merge_duplicate(existing, text, changed_by, now()) else {
-            return Ok(Notice {
-                text: format!("Already remembered: “{}”", existing.text),
-                undo: None,
-                is_error: false,
-            });
-        };
-        let base_revision = existing.revision;
-        apply(
-            chat,
-            vec![MemoryChange::Save {
-                memory: merged.clone(),
-                base_revision: Some(base_revision),
-                changed_by,
-            }],
-        )
-        .await?;
-        return Ok(Notice {
+    let pool = &context.assistant.pool;
+    let remembered =
+        bank_changes::remember(chat.services, pool, text, kind, source, changed_by).await?;
+    Ok(match remembered {
+        Remembered::AlreadyKnown(existing) => Notice {
+            text: format!("Already remembered: “{}”", existing.text),
+            undo: None,
+            is_error: false,
+        },
+        Remembered::Merged(merged) => Notice {
             text: format!("Updated what was remembered: “{}”", merged.text),
             undo: None,
             is_error: false,
-        });
-    }
-    let memory = remembered(new_memory_id(), kind, text, &pool, source, now());
-    let saved = apply(
-        chat,
-        vec![MemoryChange::Save {
-            memory,
-            base_revision: None,
-            changed_by,
-        }],
-    )
-    .await?;
-    let saved = saved
-        .into_iter()
-        .next()
-        .ok_or_else(|| "The memory was not saved.".to_owned())?;
-    Ok(Notice {
-        text: format!("Remembered: “{}”", saved.text),
-        undo: Some(Undo::Trash {
-            id: saved.id,
-            revision: saved.revision,
-        }),
-        is_error: false,
+        },
+        Remembered::Added(saved) => Notice {
+            text: format!("Remembered: “{}”", saved.text),
+            undo: Some(Undo::Trash {
+                id: saved.id,
+                revision: saved.revision,
+            }),
+            is_error: false,
+        },
     })
 }
 
@@ -458,10 +398,20 @@ async fn extract(
     if proposals.is_empty() {
         return Ok(0);
     }
+    // The revision of the memory the model saw, so that a memory changed in
+    // the meantime is not overwritten with a proposal about its old text.
+    let seen_revision = |proposal: &Proposal| {
+        let id = proposal.target()?;
+        hits.iter()
+            .find(|hit| &hit.memory.id == id)
+            .map(|hit| hit.memory.revision)
+    };
+    let pool = &context.assistant.pool;
     if auto_apply {
         let mut applied = 0;
         for proposal in proposals {
-            if apply_proposal(chat, context, conversation_id, &hits, proposal)
+            let seen = seen_revision(&proposal);
+            if apply_proposal(chat.services, pool, conversation_id, proposal, seen)
                 .await
                 .is_ok()
             {
@@ -477,69 +427,17 @@ async fn extract(
             id: crate::ui::providers::new_id("i"),
             conversation_id: conversation_id.to_owned(),
             created_at: now(),
+            seen_revision: seen_revision(&proposal),
             proposal,
             status: InboxStatus::Pending,
+            pool: Some(pool.clone()),
         };
         db.put(stores::INBOX, &item)
             .await
             .map_err(|e| e.to_string())?;
     }
+    chat.services.inbox_changed.update(|count| *count += 1);
     Ok(count)
-}
-
-/// Applies one checked proposal at once (Settings → Learning: apply
-/// automatically).
-async fn apply_proposal(
-    chat: Chat,
-    context: &Context,
-    conversation_id: &str,
-    hits: &[crate::core::protocol::SearchHit],
-    proposal: Proposal,
-) -> Result<(), String> {
-    let shown = |id: &MemoryId| {
-        hits.iter()
-            .map(|h| &h.memory)
-            .find(|m| &m.id == id)
-            .cloned()
-    };
-    match proposal {
-        Proposal::Add { text, kind } => {
-            let source = Source::Extraction {
-                conversation_id: conversation_id.to_owned(),
-            };
-            remember(chat, context, &text, kind, source, ChangedBy::Extraction)
-                .await
-                .map(|_| ())
-        }
-        Proposal::Update { id, text } => {
-            let memory = shown(&id).ok_or("unknown memory")?;
-            let revision = memory.revision;
-            let (changed, _) = revise(&memory, ChangedBy::Extraction, now(), |m| m.text = text);
-            apply(
-                chat,
-                vec![MemoryChange::Save {
-                    memory: changed,
-                    base_revision: Some(revision),
-                    changed_by: ChangedBy::Extraction,
-                }],
-            )
-            .await
-            .map(|_| ())
-        }
-        Proposal::Delete { id } => {
-            let memory = shown(&id).ok_or("unknown memory")?;
-            apply(
-                chat,
-                vec![MemoryChange::Trash {
-                    id,
-                    base_revision: memory.revision,
-                    changed_by: ChangedBy::Extraction,
-                }],
-            )
-            .await
-            .map(|_| ())
-        }
-    }
 }
 
 /// "Remember this" on a message: its text becomes a note of the assistant's pool.

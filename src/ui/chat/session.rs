@@ -23,15 +23,12 @@ use crate::core::protocol::SearchHit;
 use crate::core::schema::stores;
 use crate::core::settings::keys;
 use crate::ui::providers::new_id;
-use crate::ui::services::{BankState, Services};
+use crate::ui::services::Services;
 use crate::web::conversations;
 use crate::web::db::Db;
 use crate::web::llm::{self, CallControl, ChatEnd, ChatProgress};
 
 use super::learning;
-
-/// How long a question waits for the memory to finish opening.
-const BANK_WAIT_MS: u64 = 60_000;
 
 /// The answer being written, updated as text arrives.
 #[derive(Debug, Clone, PartialEq)]
@@ -419,22 +416,7 @@ impl Chat {
     /// Waits until the case bank has opened (a question asked right after the
     /// page loads).
     pub async fn wait_for_bank(self) -> Result<(), String> {
-        let mut waited = 0;
-        loop {
-            match self.services.bank_state.get_untracked() {
-                BankState::Ready(_) => return Ok(()),
-                BankState::Failed(error) => {
-                    return Err(format!("Your memories are unavailable: {error}"))
-                }
-                BankState::Opening if waited >= BANK_WAIT_MS => {
-                    return Err("Your memories are still loading; try again in a moment.".into())
-                }
-                BankState::Opening => {
-                    super::sleep_ms(100).await;
-                    waited += 100;
-                }
-            }
-        }
+        crate::ui::bank_changes::wait_for_bank(self.services).await
     }
 
     /// The provider profile that answers, and its key.
@@ -663,6 +645,4 @@ pub fn compose_prompt(
 }
 
 /// Milliseconds since the epoch.
-pub fn now() -> u64 {
-    js_sys::Date::now() as u64
-}
+pub use crate::ui::bank_changes::now;
