@@ -98,8 +98,8 @@ enum VectorFormat {
 impl VectorFormat {
     fn label(self) -> &'static str {
         match self {
-            VectorFormat::Serde => "serde array (app)",
-            VectorFormat::Float32Array => "Float32Array",
+            VectorFormat::Serde => "serde array",
+            VectorFormat::Float32Array => "Float32Array (app)",
         }
     }
 
