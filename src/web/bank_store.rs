@@ -54,6 +54,9 @@ pub enum Write {
         expect: Expect,
     },
     Vector(StoredVector),
+    /// Deletes a memory's vector: its text changed while no model was loaded to
+    /// embed it again, and the old vector would find it by its old text.
+    DropVector(MemoryId),
     Revision(Revision),
     /// Deletes a memory, its vector and all its revisions.
     Purge(MemoryId),
@@ -229,6 +232,9 @@ impl BankStore {
                         revisions
                             .put(&to_js(&RevisionRecord::from(revision))?, None)
                             .await?;
+                    }
+                    Write::DropVector(id) => {
+                        vectors.delete(id.as_str().into()).await?;
                     }
                     Write::Purge(id) => {
                         memories.delete(id.as_str().into()).await?;

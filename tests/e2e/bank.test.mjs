@@ -120,6 +120,35 @@ test('an edit keeps the old text as history; a stale edit is refused; the trash 
   assert.equal(found.results[0].memory.id, id);
 });
 
+test('an edit made while the model is not loaded drops the old vector, and the new text is embedded once it loads', async () => {
+  browser = await launchBrowser();
+  const page = await browser.newPage();
+  await openHarness(page, server.url);
+  const id = 'm0000000000c0000000000000001';
+  const apply = (changes) =>
+    page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
+  await apply([save(memory(id, 'The spare key is under the blue flowerpot'))]);
+
+  // Reopened without loading the model: the edit cannot be embedded.
+  await page.reload();
+  await page.evaluate(async () => {
+    window.casebook = await window.startWorker('/worker_loader.js');
+    await window.casebook.request({ type: 'open_bank' });
+  });
+  const edited = await apply([save(memory(id, 'The spare key now hangs in the garage'), 1)]);
+  assert.equal(edited.outcomes[0].memory.revision, 2);
+  let store = await readStore(page);
+  assert.deepEqual(store.torn, [`${id}: no vector`], 'the vector of the old text is gone');
+
+  // With the model back, the background pass embeds the new text.
+  await page.reload();
+  await openHarness(page, server.url, { navigate: false });
+  await page.waitForFunction(() => window.casebook.bankStatus.embedded === 1, null, { timeout: 60_000 });
+  store = await readStore(page);
+  assert.deepEqual(store.torn, []);
+  assert.equal(store.vectorVersions[id], 2, 'the vector is of the edited text');
+});
+
 test(`killing the page during a bulk insert leaves no torn memory and loses nothing committed (${KILL_ROUNDS} rounds)`, async () => {
   browser = await launchBrowser();
   let committedSoFar = new Set();

@@ -537,8 +537,21 @@ impl BankService {
             }
             (planned, loaded.embedder.clone())
         })?;
-        // Embedding happens here, before the transaction opens.
-        if let Some(embedder) = embedder {
+        // Embedding happens here, before the transaction opens. Without a model,
+        // changed texts lose their old vectors and are embedded once one loads.
+        let Some(embedder) = embedder else {
+            let unembedded: Vec<MemoryId> = planned
+                .to_embed
+                .iter()
+                .filter_map(|index| planned.results.get(index)?.as_ref())
+                .map(|memory| memory.id.clone())
+                .collect();
+            planned
+                .writes
+                .extend(unembedded.into_iter().map(Write::DropVector));
+            return Ok(planned);
+        };
+        {
             let texts: Vec<&str> = planned
                 .to_embed
                 .iter()
@@ -1025,7 +1038,7 @@ impl PlannedBatch {
             .filter_map(|write| match write {
                 Write::Memory { memory, .. } => Some(memory.id.clone()),
                 Write::Purge(id) => Some(id.clone()),
-                Write::Vector(_) | Write::Revision(_) => None,
+                Write::Vector(_) | Write::DropVector(_) | Write::Revision(_) => None,
             })
             .collect()
     }
@@ -1050,6 +1063,9 @@ fn install(loaded: &mut Loaded, planned: &PlannedBatch) {
             Write::Purge(id) => {
                 loaded.bank.remove(id);
                 loaded.trash.remove(id);
+            }
+            Write::DropVector(id) => {
+                loaded.bank.vectors_mut().remove(id);
             }
             Write::Vector(_) | Write::Revision(_) => {}
         }

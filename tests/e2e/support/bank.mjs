@@ -59,6 +59,11 @@ export async function readStore(page) {
     }
     const ids = new Set(memories.map((m) => m.id));
     for (const v of vectors) if (!ids.has(v.memory_id)) torn.push(`${v.memory_id}: vector without memory`);
-    return { memories: memories.map(({ id, revision, text }) => ({ id, revision, text })), vectors: vectors.length, torn };
+    return {
+      memories: memories.map(({ id, revision, text }) => ({ id, revision, text })),
+      vectors: vectors.length,
+      vectorVersions: Object.fromEntries(vectors.map((v) => [v.memory_id, v.version])),
+      torn,
+    };
   });
 }
