@@ -6,6 +6,8 @@
 #   scripts/bench.sh index [SIZES]         vector index: native, then headless Chromium (SIZES such
 #                                          as 1k,10k,100k, the default); takes about an hour at 100k
 #   scripts/bench.sh index --small         the same at 1k only (a quick check, e.g. in CI)
+#   scripts/bench.sh chat [COUNT]          chat: Enter → provider request in headless Chromium with
+#                                          COUNT memories (10000 by default)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
@@ -28,6 +30,12 @@ bench_embed() {
 # Graph builds run on one thread natively too, as in the browser's worker. The
 # Chromium run reads its settings when it is compiled (a wasm test gets no
 # arguments) and the SciFact vectors the native run leaves in target/bench-data.
+bench_chat() {
+  build_release_app
+  say "Chat latency, headless Chromium ($1 memories)"
+  CASEBOOK_DIST="$DIST" node tests/bench/chat_bench.mjs "$1"
+}
+
 bench_index() {
   local sizes=$1
   say "Vector index, native (sizes $sizes)"
@@ -51,6 +59,11 @@ while [[ $# -gt 0 ]]; do
       done
       bench_index "$sizes"
       ;;
-    *) fail "unknown benchmark '$bench' (embed, index)" ;;
+    chat)
+      count=10000
+      if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then count=$1; shift; fi
+      bench_chat "$count"
+      ;;
+    *) fail "unknown benchmark '$bench' (embed, index, chat)" ;;
   esac
 done
