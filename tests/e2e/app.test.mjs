@@ -75,7 +75,7 @@ test('a setting chosen on one page survives a reload', async () => {
   await page.getByTestId('status-storage').getByText('Storage: ready').waitFor();
   const theme = page.getByLabel('Theme');
   await theme.selectOption('dark');
-  await page.getByText('Saved').waitFor();
+  await page.getByText('Saved', { exact: true }).waitFor();
   assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
 
   await page.reload();
@@ -85,7 +85,7 @@ test('a setting chosen on one page survives a reload', async () => {
 
   // And back, so the choice is really written each time, not only once.
   await page.getByLabel('Theme').selectOption('light');
-  await page.getByText('Saved').waitFor();
+  await page.getByText('Saved', { exact: true }).waitFor();
   await page.reload();
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
 });

@@ -144,7 +144,7 @@ for (const [what, fault, expected] of [
     // Storage and settings are unaffected.
     await page.getByTestId('status-storage').getByText('Storage: ready').waitFor();
     await page.getByLabel('Theme').selectOption('dark');
-    await page.getByText('Saved').waitFor();
+    await page.getByText('Saved', { exact: true }).waitFor();
     // Embedding says why it cannot run instead of hanging.
     await page.getByRole('button', { name: 'Compare' }).click();
     await page.getByTestId('compare-result').getByText(/model\.onnx/).waitFor();

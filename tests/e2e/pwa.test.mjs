@@ -71,8 +71,10 @@ test('after one online visit the app starts, navigates and stores offline', asyn
   // A deep link, loaded (not routed) while offline.
   await page.goto(server.url + '/settings');
   assert.equal(await page.locator('main h1').textContent(), 'Settings');
+  // Chosen before the store opens, the theme is not saved ("Not saved: …").
+  await page.getByTestId('status-storage').getByText('Storage: ready').waitFor();
   await page.getByLabel('Theme').selectOption('dark');
-  await page.getByText('Saved').waitFor();
+  await page.getByText('Saved', { exact: true }).waitFor();
   await page.reload();
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
   assert.equal(await page.getByLabel('Theme').inputValue(), 'dark');
