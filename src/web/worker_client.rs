@@ -194,11 +194,18 @@ impl WorkerClient {
         }
     }
 
-    /// Embeds `texts`; returns the model id and one vector per text.
-    pub async fn embed(&self, texts: Vec<String>) -> Result<(String, Vec<Vec<f32>>), WorkerError> {
-        match self.request(Request::Embed { texts }).await? {
-            Reply::Embeddings { model_id, vectors } => Ok((model_id, vectors)),
-            other => Err(unexpected(&other)),
+    /// Embeds `texts`; returns the model id and one vector per text. The texts
+    /// are sent at the call, so the caller may do other work before awaiting.
+    pub fn embed(
+        &self,
+        texts: Vec<String>,
+    ) -> impl std::future::Future<Output = Result<(String, Vec<Vec<f32>>), WorkerError>> {
+        let reply = self.request(Request::Embed { texts });
+        async move {
+            match reply.await? {
+                Reply::Embeddings { model_id, vectors } => Ok((model_id, vectors)),
+                other => Err(unexpected(&other)),
+            }
         }
     }
 
@@ -471,31 +478,45 @@ impl WorkerClient {
         id
     }
 
-    /// Sends `request` and waits for its answer.
-    async fn request(&self, request: Request) -> Result<Reply, WorkerError> {
+    /// Sends `request` now (or queues it until the worker is ready); the future
+    /// waits for its answer. Sending at the call, not at the first poll, lets a
+    /// caller hand work to this worker and then block on work of its own.
+    fn request(
+        &self,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Reply, WorkerError>> {
         let id = self.next_id();
-        self.request_as(id, request).await
+        self.request_as(id, request)
     }
 
-    async fn request_as(&self, id: u32, request: Request) -> Result<Reply, WorkerError> {
+    fn request_as(
+        &self,
+        id: u32,
+        request: Request,
+    ) -> impl std::future::Future<Output = Result<Reply, WorkerError>> {
+        let sent = self.send(id, request);
+        async move {
+            sent?
+                .await
+                .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
+        }
+    }
+
+    fn send(&self, id: u32, request: Request) -> Result<oneshot::Receiver<Answer>, WorkerError> {
         let message = serde_wasm_bindgen::to_value(&Envelope { id, request })
             .map_err(|error| WorkerError::Protocol(error.to_string()))?;
         let (sender, receiver) = oneshot::channel();
         self.0.pending.borrow_mut().insert(id, sender);
-        {
-            let mut state = self.0.state.borrow_mut();
-            match &mut *state {
-                State::Starting { queued, .. } => queued.push(message),
-                State::Ready(_) => self.0.post(&message),
-                State::Stopped(error) => {
-                    self.0.pending.borrow_mut().remove(&id);
-                    return Err(error.clone());
-                }
+        let mut state = self.0.state.borrow_mut();
+        match &mut *state {
+            State::Starting { queued, .. } => queued.push(message),
+            State::Ready(_) => self.0.post(&message),
+            State::Stopped(error) => {
+                self.0.pending.borrow_mut().remove(&id);
+                return Err(error.clone());
             }
         }
-        receiver
-            .await
-            .unwrap_or_else(|_| Err(WorkerError::Stopped("the page closed the worker".into())))
+        Ok(receiver)
     }
 }
 
