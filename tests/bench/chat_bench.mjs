@@ -102,7 +102,6 @@ try {
   await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
   await page.getByRole('link', { name: 'Chat' }).click();
   await page.getByLabel('Message', { exact: true }).waitFor();
-  const loaded = await page.getByTestId('status-bank').textContent();
   const chat = [];
   for (const [n, question] of QUESTIONS.entries()) {
     await page.evaluate(() => { window.chatBench.enter = []; window.chatBench.call = []; });
@@ -113,6 +112,7 @@ try {
     }
     if (n >= WARMUP) chat.push(call[0] - enter[0]);
   }
+  const loaded = await page.getByTestId('status-bank').textContent();
   const prompts = llm.requests.filter((request) => request.method === 'POST');
   const withMemories = prompts.filter((request) => JSON.stringify(request.body).includes('[M1]')).length;
 

@@ -7,6 +7,7 @@
 
 mod manifest;
 mod pooling;
+mod sharing;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use tract_onnx::prelude::*;
 
 pub use manifest::{FileInfo, ModelManifest, Pooling, MODEL_FILE, TOKENIZER_FILE};
 pub use pooling::{l2_normalize, mean_pool};
+pub use sharing::{share_out, MIN_TEXTS_PER_WORKER};
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum EmbedError {

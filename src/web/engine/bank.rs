@@ -45,8 +45,9 @@ use crate::web::worker_client::WorkerClient;
 /// Changes are written this many per transaction: small enough that progress
 /// moves and a cancel is prompt, large enough that transactions are few.
 const CHANGES_PER_BATCH: usize = 32;
-/// Memories embedded per step of the background pass over unembedded ones.
-const BACKGROUND_EMBED_BATCH: usize = 16;
+/// Memories embedded per step of the background pass over unembedded ones: as
+/// many as a batch of changes, so that helper workers get a share too.
+const BACKGROUND_EMBED_BATCH: usize = CHANGES_PER_BATCH;
 /// Used while no model is loaded, so that keyword search still works.
 const NO_MODEL_DIMENSION: usize = 1;
 
@@ -407,7 +408,7 @@ impl BankService {
                 break;
             }
             let batch: Vec<MemoryChange> = remaining.by_ref().take(CHANGES_PER_BATCH).collect();
-            outcomes.extend(self.apply_batch(batch).await?);
+            outcomes.extend(self.apply_batch(engine, batch).await?);
             if total > CHANGES_PER_BATCH {
                 engine.post(&WorkerEvent::Progress {
                     id: request_id,
@@ -422,10 +423,14 @@ impl BankService {
 
     /// One transaction's worth of changes. A change that conflicts with the stored
     /// state fails alone: the stored state is reloaded and the rest is retried.
-    async fn apply_batch(&self, batch: Vec<MemoryChange>) -> Result<Vec<ChangeOutcome>, String> {
+    async fn apply_batch(
+        &self,
+        engine: &Rc<Engine>,
+        batch: Vec<MemoryChange>,
+    ) -> Result<Vec<ChangeOutcome>, String> {
         let mut failed: HashMap<usize, String> = HashMap::new();
         loop {
-            let planned = self.plan_batch(&batch, &failed)?;
+            let planned = self.plan_batch(engine, &batch, &failed).await?;
             let store = self.with_open(|loaded| loaded.store.clone())?;
             match store.commit(&planned.writes).await {
                 Ok(()) => {
@@ -482,8 +487,9 @@ impl BankService {
     }
 
     /// Decides the batch's writes (and embeds new texts) without writing yet.
-    fn plan_batch(
+    async fn plan_batch(
         &self,
+        engine: &Rc<Engine>,
         batch: &[MemoryChange],
         failed: &HashMap<usize, String>,
     ) -> Result<PlannedBatch, String> {
@@ -559,9 +565,7 @@ impl BankService {
                 .map(|memory| memory.text.as_str())
                 .collect();
             if !texts.is_empty() {
-                let vectors = embedder
-                    .embed_batch(&texts)
-                    .map_err(|error| error.to_string())?;
+                let vectors = engine.embed_many(&embedder, &texts).await?;
                 let model_id = embedder.manifest().id.clone();
                 let embedded: Vec<(MemoryId, u32)> = planned
                     .to_embed
@@ -695,7 +699,7 @@ impl BankService {
         wasm_bindgen_futures::spawn_local(async move {
             let bank = &engine.bank;
             loop {
-                match bank.embed_some_pending().await {
+                match bank.embed_some_pending(&engine).await {
                     Ok(0) => break,
                     Ok(_) => {
                         if let Some(status) = bank.status() {
@@ -715,7 +719,7 @@ impl BankService {
     }
 
     /// Embeds a few memories that have no vector; returns how many.
-    async fn embed_some_pending(&self) -> Result<usize, String> {
+    async fn embed_some_pending(&self, engine: &Rc<Engine>) -> Result<usize, String> {
         let (store, embedder, memories) = self.with_open(|loaded| {
             let memories: Vec<Memory> = loaded
                 .bank
@@ -733,9 +737,7 @@ impl BankService {
             return Ok(0);
         }
         let texts: Vec<&str> = memories.iter().map(|memory| memory.text.as_str()).collect();
-        let vectors = embedder
-            .embed_batch(&texts)
-            .map_err(|error| error.to_string())?;
+        let vectors = engine.embed_many(&embedder, &texts).await?;
         let model_id = embedder.manifest().id.clone();
         let mut writes = Vec::with_capacity(memories.len() * 2);
         let mut stored = Vec::with_capacity(memories.len());

@@ -3,6 +3,7 @@
 //! the page's thread. `src/bin/worker.rs` only starts it.
 
 mod bank;
+mod helpers;
 mod model;
 
 use std::cell::RefCell;
@@ -12,12 +13,15 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use crate::core::embed::Embedder;
 use crate::core::index::build_snapshot;
 use crate::core::protocol::{pong, Envelope, Reply, Request, WorkerEvent, WorkerInfo};
 
 pub struct Engine {
     scope: DedicatedWorkerGlobalScope,
     model: model::Model,
+    /// Copies of this worker that share bulk embedding.
+    embed_helpers: helpers::EmbedHelpers,
     bank: bank::BankService,
     /// Requests asked to stop at their next safe point.
     cancelled: RefCell<HashSet<u32>>,
@@ -30,6 +34,7 @@ pub fn run() {
     let engine = Rc::new(Engine {
         scope: scope.clone(),
         model: model::Model::new(),
+        embed_helpers: helpers::EmbedHelpers::default(),
         bank: bank::BankService::new(),
         cancelled: RefCell::default(),
     });
@@ -63,6 +68,19 @@ pub fn run() {
 impl Engine {
     pub fn post(&self, event: &WorkerEvent) {
         post(&self.scope, event);
+    }
+
+    /// Embeds `texts` with `embedder`, in order, sharing a large batch with the
+    /// helper workers.
+    async fn embed_many(
+        &self,
+        embedder: &Embedder,
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let base_url = self.model.base_url();
+        self.embed_helpers
+            .embed(embedder, base_url.as_deref(), texts)
+            .await
     }
 
     /// Whether request `id` was asked to stop.

@@ -47,6 +47,14 @@ impl Model {
         }
     }
 
+    /// Where the loaded model's files are (for helpers that load it too).
+    pub fn base_url(&self) -> Option<String> {
+        match &*self.slot.borrow() {
+            ModelSlot::Ready { base_url, .. } => Some(base_url.clone()),
+            _ => None,
+        }
+    }
+
     /// The loaded model, waiting for a load in progress.
     pub async fn embedder(&self) -> LoadResult {
         let receiver = {
