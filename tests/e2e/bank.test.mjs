@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './support/static_server.mjs';
 import { launchBrowser } from './support/browser.mjs';
-import { openHarness, memory, save, readStore } from './support/bank.mjs';
+import { applyChanges, openHarness, memory, save, readStore } from './support/bank.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
@@ -77,8 +77,7 @@ test('an edit keeps the old text as history; a stale edit is refused; the trash 
   const page = await browser.newPage();
   await openHarness(page, server.url);
   const id = 'm0000000000b0000000000000001';
-  const apply = (changes) =>
-    page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
+  const apply = (changes) => applyChanges(page, changes);
   await apply([save(memory(id, 'I live in Lyon'))]);
   const edited = await apply([save(memory(id, 'I live in Paris'), 1)]);
   assert.equal(edited.outcomes[0].memory.revision, 2);
@@ -125,8 +124,7 @@ test('an edit made while the model is not loaded drops the old vector, and the n
   const page = await browser.newPage();
   await openHarness(page, server.url);
   const id = 'm0000000000c0000000000000001';
-  const apply = (changes) =>
-    page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
+  const apply = (changes) => applyChanges(page, changes);
   await apply([save(memory(id, 'The spare key is under the blue flowerpot'))]);
 
   // Reopened without loading the model: the edit cannot be embedded.

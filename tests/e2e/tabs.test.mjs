@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './support/static_server.mjs';
 import { launchBrowser } from './support/browser.mjs';
-import { openHarness, memory, save } from './support/bank.mjs';
+import { applyChanges, openHarness, memory, save } from './support/bank.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
@@ -28,8 +28,6 @@ afterEach(async () => {
   assert.deepEqual(errors, [], 'the pages logged errors');
 });
 
-const apply = (page, changes) =>
-  page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
 const search = (page, text) =>
   page.evaluate(async (text) => window.casebook.request({ type: 'search', text, k: 3, filter: {} }), text);
 
@@ -41,14 +39,14 @@ test('a memory saved in one tab is found in another, and concurrent edits never 
   await openHarness(second, server.url);
 
   const id = 'm0000000000c0000000000000001';
-  await apply(first, [save(memory(id, 'The boiler service is booked for March 3rd'))]);
+  await applyChanges(first, [save(memory(id, 'The boiler service is booked for March 3rd'))]);
   await second.waitForFunction((id) => window.casebook.changedElsewhere.includes(id), id);
   const found = await search(second, 'boiler service');
   assert.equal(found.results[0]?.memory.id, id, 'the other tab searches the new memory');
   assert.equal((await second.evaluate(() => window.casebook.bankStatus)).memories, 1);
 
   // Both tabs start from revision 1; the first edit wins, the second is refused.
-  const edit = (page, text) => apply(page, [save(memory(id, text), 1)]);
+  const edit = (page, text) => applyChanges(page, [save(memory(id, text), 1)]);
   const [a, b] = [await edit(first, 'The boiler service is booked for March 5th'), await edit(second, 'The boiler service is on March 9th')];
   assert.equal(a.outcomes[0].outcome, 'saved');
   assert.equal(b.outcomes[0].outcome, 'failed');
@@ -58,7 +56,7 @@ test('a memory saved in one tab is found in another, and concurrent edits never 
     async (id) => (await window.casebook.request({ type: 'memory_history', id })).memory.revision === 2,
     id,
   );
-  const retried = await apply(second, [save(memory(id, 'The boiler service is on March 9th'), 2)]);
+  const retried = await applyChanges(second, [save(memory(id, 'The boiler service is on March 9th'), 2)]);
   assert.equal(retried.outcomes[0].memory.revision, 3);
   const history = await first.evaluate(async (id) => window.casebook.request({ type: 'memory_history', id }), id);
   assert.deepEqual(
@@ -68,7 +66,7 @@ test('a memory saved in one tab is found in another, and concurrent edits never 
   );
 
   // Deleting in one tab removes it from the other's searches.
-  await apply(first, [{ type: 'trash', id, base_revision: 3, changed_by: 'user' }]);
+  await applyChanges(first, [{ type: 'trash', id, base_revision: 3, changed_by: 'user' }]);
   await second.waitForFunction(
     async () => (await window.casebook.request({ type: 'search', text: 'boiler', k: 3, filter: {} })).results.length === 0,
   );

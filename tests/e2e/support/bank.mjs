@@ -15,6 +15,11 @@ export function save(memory, baseRevision = null) {
   return { type: 'save', memory, base_revision: baseRevision, changed_by: 'user' };
 }
 
+/// Sends `changes` to the harness's worker; resolves to its reply (`outcomes`).
+export function applyChanges(page, changes) {
+  return page.evaluate(async (changes) => window.casebook.request({ type: 'apply_changes', changes }), changes);
+}
+
 /// Opens the harness page (unless `navigate` is false), starts the worker, loads
 /// the model and opens the bank; `window.casebook` is the worker handle, with
 /// `bankStatus` the last status the worker reported.
