@@ -545,42 +545,30 @@ impl BankService {
         })?;
         // Embedding happens here, before the transaction opens. Without a model,
         // changed texts lose their old vectors and are embedded once one loads.
+        let to_embed: Vec<Memory> = planned
+            .to_embed
+            .iter()
+            .filter_map(|index| planned.results.get(index)?.clone())
+            .collect();
         let Some(embedder) = embedder else {
-            let unembedded: Vec<MemoryId> = planned
-                .to_embed
-                .iter()
-                .filter_map(|index| planned.results.get(index)?.as_ref())
-                .map(|memory| memory.id.clone())
-                .collect();
-            planned
-                .writes
-                .extend(unembedded.into_iter().map(Write::DropVector));
+            planned.writes.extend(
+                to_embed
+                    .into_iter()
+                    .map(|memory| Write::DropVector(memory.id)),
+            );
             return Ok(planned);
         };
-        {
-            let texts: Vec<&str> = planned
-                .to_embed
-                .iter()
-                .filter_map(|index| planned.results.get(index)?.as_ref())
-                .map(|memory| memory.text.as_str())
-                .collect();
-            if !texts.is_empty() {
-                let vectors = engine.embed_many(&embedder, &texts).await?;
-                let model_id = embedder.manifest().id.clone();
-                let embedded: Vec<(MemoryId, u32)> = planned
-                    .to_embed
-                    .iter()
-                    .filter_map(|index| planned.results.get(index)?.as_ref())
-                    .map(|memory| (memory.id.clone(), memory.revision))
-                    .collect();
-                for ((memory_id, version), vector) in embedded.into_iter().zip(vectors) {
-                    planned.writes.push(Write::Vector(StoredVector {
-                        memory_id,
-                        model_id: model_id.clone(),
-                        version,
-                        vector,
-                    }));
-                }
+        if !to_embed.is_empty() {
+            let texts: Vec<&str> = to_embed.iter().map(|memory| memory.text.as_str()).collect();
+            let vectors = engine.embed_many(&embedder, &texts).await?;
+            let model_id = embedder.manifest().id.clone();
+            for (memory, vector) in to_embed.iter().zip(vectors) {
+                planned.writes.push(Write::Vector(StoredVector {
+                    memory_id: memory.id.clone(),
+                    model_id: model_id.clone(),
+                    version: memory.revision,
+                    vector,
+                }));
             }
         }
         Ok(planned)
