@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
-use super::chat::ChatPage;
+use super::chat::{provide_chat_state, ChatPage};
 use super::inbox::{InboxLink, InboxPage};
 use super::memory::MemoryPage;
 use super::services::Services;
@@ -27,29 +27,38 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Router>
-            <div class="shell">
-                <UpdateBanner/>
-                <header class="topbar">
-                    <span class="brand">"Casebook"</span>
-                    <nav aria-label="Main">
-                        <A href="/">"Chat"</A>
-                        <A href="/memory">"Memory"</A>
-                        <A href="/settings">"Settings"</A>
-                        <InboxLink/>
-                    </nav>
-                </header>
-                <main id="main">
-                    <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("/") view=ChatPage/>
-                        <Route path=path!("/memory") view=MemoryPage/>
-                        <Route path=path!("/settings") view=SettingsPage/>
-                        <Route path=path!("/inbox") view=InboxPage/>
-                    </Routes>
-                </main>
-                <UndoToast/>
-                <StatusBar/>
-            </div>
+            <Shell/>
         </Router>
+    }
+}
+
+/// Everything inside the router: state that outlives a page is created here.
+#[component]
+fn Shell() -> impl IntoView {
+    provide_chat_state();
+    view! {
+        <div class="shell">
+            <UpdateBanner/>
+            <header class="topbar">
+                <span class="brand">"Casebook"</span>
+                <nav aria-label="Main">
+                    <A href="/">"Chat"</A>
+                    <A href="/memory">"Memory"</A>
+                    <A href="/settings">"Settings"</A>
+                    <InboxLink/>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=ChatPage/>
+                    <Route path=path!("/memory") view=MemoryPage/>
+                    <Route path=path!("/settings") view=SettingsPage/>
+                    <Route path=path!("/inbox") view=InboxPage/>
+                </Routes>
+            </main>
+            <UndoToast/>
+            <StatusBar/>
+        </div>
     }
 }
 

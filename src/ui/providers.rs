@@ -340,7 +340,11 @@ fn ProfileEditor(
                 match result {
                     Ok(names) => {
                         let count = names.len();
-                        if model.get_untracked().trim().is_empty() {
+                        // The form may have been closed while the provider answered.
+                        if model
+                            .try_get_untracked()
+                            .is_some_and(|typed| typed.trim().is_empty())
+                        {
                             if let Some(first) = names.first() {
                                 model.set(first.clone());
                             }

@@ -51,6 +51,37 @@ test('the pages render and the navigation moves between them', async () => {
   assert.equal(await heading().textContent(), 'Chat');
 });
 
+test('leaving pages while they are still loading breaks nothing', async () => {
+  // Each page starts reading the store as it opens; the user may be gone before
+  // the store answers. Rounds start on each page and move on at a growing pace.
+  const links = ['Chat', 'Memory', 'Settings', 'Inbox'];
+  const headings = { Chat: 'Chat', Memory: 'Memory', Settings: 'Settings', Inbox: 'Inbox' };
+  const starts = ['/', '/memory', '/settings', '/inbox'];
+  // A slow machine widens the window between a page's start and the store's answer.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 6 });
+  for (let round = 0; round < 6; round += 1) {
+    await page.goto(server.url + starts[round % starts.length]);
+    let last;
+    for (let step = 0; step < links.length + 1; step += 1) {
+      last = links[(round + step + 1) % links.length];
+      await page.getByRole('link', { name: last, exact: false }).first().click();
+      await page.waitForTimeout(round * 20);
+    }
+    await page.getByTestId('status-storage').getByText('Storage: ready').waitFor();
+    await page.waitForFunction(
+      (want) => document.querySelector('main h1')?.textContent === want,
+      headings[last],
+    );
+  }
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+  await cdp.detach();
+  // The chat still works after all that: a question can be typed.
+  await page.getByRole('link', { name: 'Chat' }).click();
+  await page.getByRole('textbox').first().fill('still here');
+  await page.waitForTimeout(500);
+});
+
 test('a deep link loads its page directly and an unknown address says so', async () => {
   await page.goto(server.url + '/settings');
   assert.equal(await heading().textContent(), 'Settings');

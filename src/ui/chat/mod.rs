@@ -25,15 +25,23 @@ use session::Chat;
 use sidebar::Sidebar;
 use thread::Thread;
 
+/// Creates the chat's state for the whole session. It lives above the pages
+/// (inside the router, which it navigates) so that work still running when the
+/// user leaves the chat, such as saving a stopped answer, never touches state
+/// that was thrown away with the page.
+pub fn provide_chat_state() {
+    let services = expect_context::<Services>();
+    let navigate = use_navigate();
+    provide_context(Chat::new(
+        services,
+        Rc::new(move |path: &str| navigate(path, NavigateOptions::default())),
+    ));
+}
+
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let services = expect_context::<Services>();
-    let navigate = use_navigate();
-    let chat = Chat::new(
-        services,
-        Rc::new(move |path: &str| navigate(path, NavigateOptions::default())),
-    );
-    provide_context(chat);
+    let chat = expect_context::<Chat>();
 
     let loaded = StoredValue::new(false);
     let query = use_query_map();

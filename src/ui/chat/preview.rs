@@ -102,6 +102,9 @@ pub fn PromptPreview(
 
     {
         let question = question.trim().to_owned();
+        // Not cancelled when the preview closes: dropping a pending IndexedDB
+        // read makes the browser call a freed callback. A closed preview's
+        // state is gone, so the result is dropped instead.
         spawn_local(async move {
             let context = chat.context().await;
             let history = chat.current.with_untracked(|current| {
@@ -110,7 +113,11 @@ pub fn PromptPreview(
                     .map(|c| history_turns(&c.messages))
                     .unwrap_or_default()
             });
-            match chat.retrieve(&context, &question).await {
+            let found = chat.retrieve(&context, &question).await;
+            if shown.is_disposed() {
+                return;
+            }
+            match found {
                 Ok(hits) => {
                     plan.set_value(Some(Plan {
                         context,

@@ -96,6 +96,10 @@ fn Editor(id: Option<MemoryId>) -> impl IntoView {
                 Ok(worker) => worker.memory_history(id).await.map_err(|e| e.to_string()),
                 Err(error) => Err(error.to_string()),
             };
+            // The form may have been closed meanwhile: then there is nothing to fill.
+            if draft.is_disposed() {
+                return;
+            }
             let previous = stored();
             if let Ok((Some(memory), _)) = &loaded {
                 // The form follows the stored memory unless the user has changed it.
