@@ -51,7 +51,7 @@ test('the pages render and the navigation moves between them', async () => {
   assert.equal(await heading().textContent(), 'Chat');
 });
 
-test('leaving pages while they are still loading breaks nothing', async () => {
+test('leaving pages while they are still loading breaks nothing, and an unsent question waits in the chat', async () => {
   // Each page starts reading the store as it opens; the user may be gone before
   // the store answers. Rounds start on each page and move on at a growing pace.
   const links = ['Chat', 'Memory', 'Settings', 'Inbox'];
@@ -76,10 +76,14 @@ test('leaving pages while they are still loading breaks nothing', async () => {
   }
   await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
   await cdp.detach();
-  // The chat still works after all that: a question can be typed.
+  // The chat still works after all that, and what was typed but not sent is
+  // still there after a visit to another page.
   await page.getByRole('link', { name: 'Chat' }).click();
-  await page.getByRole('textbox').first().fill('still here');
-  await page.waitForTimeout(500);
+  await page.locator('#composer-input').fill('still here');
+  await page.getByRole('link', { name: 'Memory' }).click();
+  await page.getByText('No memories yet.').waitFor();
+  await page.getByRole('link', { name: 'Chat' }).click();
+  assert.equal(await page.locator('#composer-input').inputValue(), 'still here');
 });
 
 test('a deep link loads its page directly and an unknown address says so', async () => {

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_util::future::join;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -303,11 +304,16 @@ impl Chat {
         // The question is in the conversation now: it can be retried or
         // edited from there, so the composer is free again.
         self.draft.set(String::new());
-        spawn_local(async move {
+        // The question is saved while the answer is prepared: the call to the
+        // provider does not wait for the write (IndexedDB still applies it
+        // before the answer's own save, which starts later).
+        let save_question = async move {
             if let Err(error) = self.persist().await {
                 self.complain(error);
             }
-            self.answer(answer_id, prepared).await;
+        };
+        spawn_local(async move {
+            join(save_question, self.answer(answer_id, prepared)).await;
         });
     }
 
@@ -569,12 +575,21 @@ impl Chat {
                 Some((question, history_turns(&messages[..before_question])))
             })
             .ok_or_else(|| "The question of this answer is gone.".to_owned())?;
-        let (profile, key) = self.provider(context).await?;
+        // The provider's settings are read while the memories are searched
+        // (a prompt prepared in the preview has its memories already).
+        let search = async {
+            if prepared.is_some() {
+                Ok(Vec::new())
+            } else {
+                self.retrieve(context, &question).await
+            }
+        };
+        let (provider, hits) = join(self.provider(context), search).await;
+        let (profile, key) = provider?;
         let prepared = match prepared {
             Some(prepared) => prepared,
             None => {
-                let hits = self.retrieve(context, &question).await?;
-                let composed = compose_prompt(context, &question, &history, &hits, &[])?;
+                let composed = compose_prompt(context, &question, &history, &hits?, &[])?;
                 Prepared {
                     turns: composed.turns,
                     used: composed.used,
