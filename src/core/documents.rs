@@ -13,6 +13,8 @@ use pulldown_cmark::{Event, Options, Parser, Tag};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::core::memory::{Kind, Memory, MemoryId, Millis, Source};
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DocumentError {
     #[error("{source_name}: this looks like a binary file ({reason}). Add text, Markdown or HTML files.")]
@@ -1154,6 +1156,53 @@ fn is_word_letter(c: char) -> bool {
     c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Documents in the memory
+
+/// The largest file added as a document: about 2,000 pages of plain text.
+pub const MAX_DOCUMENT_BYTES: usize = 10_000_000;
+
+/// A document the user added, as the documents list shows it; its chunks are the memories `memory_ids`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    pub id: String,
+    /// The file's name, or the title given to pasted text.
+    pub name: String,
+    pub format: DocumentFormat,
+    /// The size of the readable text, in bytes.
+    pub text_bytes: usize,
+    pub added_at: Millis,
+    pub pool: String,
+    pub memory_ids: Vec<MemoryId>,
+}
+
+/// The memories `chunks` of document `document_id` become, in `pool`, with ids from `new_id`.
+pub fn chunk_memories(
+    document_id: &str,
+    chunks: &[Chunk],
+    pool: &str,
+    now: Millis,
+    mut new_id: impl FnMut() -> MemoryId,
+) -> Vec<Memory> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            let mut memory = Memory::new(
+                new_id(),
+                Kind::DocumentChunk,
+                chunk.text.clone(),
+                Source::Document {
+                    document_id: document_id.to_owned(),
+                    chunk_index: chunk.index,
+                },
+                now,
+            );
+            memory.pool = pool.to_owned();
+            memory
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1525,5 +1574,34 @@ mod tests {
         assert_eq!(estimate_tokens("internationalisation!"), 8);
         assert_eq!(estimate_tokens("in 2024"), 3);
         assert_eq!(estimate_tokens("東京"), 2);
+    }
+
+    #[test]
+    fn a_document_becomes_one_memory_per_chunk_that_points_back_to_it() {
+        let document = extract_text(
+            "guide.md",
+            b"# Guide\n\nInstall it.\n\n## Linux\n\nRun the script.",
+        )
+        .unwrap();
+        let chunks = chunk(&document, ChunkOptions::default());
+        let mut next = 0u64;
+        let memories = chunk_memories("d1", &chunks, "work", 7, || {
+            next += 1;
+            MemoryId::new(7, next)
+        });
+        assert_eq!(memories.len(), chunks.len());
+        for (memory, chunk) in memories.iter().zip(&chunks) {
+            assert_eq!(memory.kind, Kind::DocumentChunk);
+            assert_eq!(memory.text, chunk.text);
+            assert_eq!(memory.pool, "work");
+            assert_eq!(
+                memory.source,
+                Source::Document {
+                    document_id: "d1".into(),
+                    chunk_index: chunk.index
+                }
+            );
+        }
+        assert_ne!(memories[0].id, memories.last().unwrap().id);
     }
 }

@@ -188,6 +188,16 @@ impl Memory {
         self.case.as_ref().map(|case| case.outcome)
     }
 
+    /// Whether the user corrected something with it: a correction, or a case
+    /// that carries the user's corrected answer.
+    pub fn is_correction(&self) -> bool {
+        self.kind == Kind::Correction
+            || self
+                .case
+                .as_ref()
+                .is_some_and(|case| case.correction.is_some())
+    }
+
     /// What keyword search looks through: the text, and for a case its answer and
     /// correction too (error codes and names often appear only there).
     pub fn keyword_text(&self) -> String {

@@ -50,6 +50,8 @@ pub enum Request {
         text: String,
         k: usize,
         filter: MemoryFilter,
+        #[serde(default)]
+        reranking: Reranking,
     },
     /// Applies changes in order, embedding new texts first; each batch is one
     /// transaction. Progress is reported for long lists; `Cancel` stops between
@@ -110,6 +112,20 @@ pub enum Request {
         input: IndexInput,
         config: IndexConfig,
     },
+}
+
+/// Whether a search reranks with the learned scorer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reranking {
+    /// As the user switched it in Settings.
+    #[default]
+    AsSwitched,
+    /// Plain hybrid ranking (the evaluation page's baseline).
+    Plain,
+    /// The learned scorer, once it has learned enough, whatever the switch says
+    /// (the evaluation page compares it before the user turns it on).
+    Learned,
 }
 
 /// [`RebuildInput`] on the wire: the vectors as little-endian bytes, which cross

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::memory::{Kind, Memory, MemoryId, Millis, Outcome};
+use crate::core::memory::{Memory, MemoryId, Millis, Outcome};
 use crate::core::vector::dot;
 
 /// Weights of the ranking signals. Relevance is in [0, 1]; each signal is in
@@ -296,13 +296,7 @@ fn features(
         pinned: f32::from(u8::from(memory.pinned)),
         cited_worked: citation_feature(memory.cited_worked),
         cited_did_not_work: citation_feature(memory.cited_did_not_work),
-        is_correction: f32::from(u8::from(
-            memory.kind == Kind::Correction
-                || memory
-                    .case
-                    .as_ref()
-                    .is_some_and(|case| case.correction.is_some()),
-        )),
+        is_correction: f32::from(u8::from(memory.is_correction())),
     }
 }
 

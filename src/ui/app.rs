@@ -3,6 +3,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 use super::chat::{provide_chat_state, ChatPage};
+use super::evaluation::{provide_evaluation_state, EvaluationPage};
 use super::inbox::{InboxLink, InboxPage};
 use super::memory::MemoryPage;
 use super::services::Services;
@@ -36,6 +37,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     provide_chat_state();
+    provide_evaluation_state();
     view! {
         <div class="shell">
             <UpdateBanner/>
@@ -44,6 +46,7 @@ fn Shell() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/">"Chat"</A>
                     <A href="/memory">"Memory"</A>
+                    <A href="/evaluation">"Evaluation"</A>
                     <A href="/settings">"Settings"</A>
                     <InboxLink/>
                 </nav>
@@ -52,6 +55,7 @@ fn Shell() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=ChatPage/>
                     <Route path=path!("/memory") view=MemoryPage/>
+                    <Route path=path!("/evaluation") view=EvaluationPage/>
                     <Route path=path!("/settings") view=SettingsPage/>
                     <Route path=path!("/inbox") view=InboxPage/>
                 </Routes>

@@ -1,8 +1,10 @@
 //! Leptos components. They reach storage and the worker only through `web`.
 
 mod app;
+mod assistants;
 mod bank_changes;
 mod chat;
+mod evaluation;
 mod inbox;
 mod memory;
 mod providers;

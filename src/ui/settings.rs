@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::assistants::AssistantsCard;
 use super::providers::{ChatSettingsCard, ProviderSettingsCard};
 use super::services::{DbState, Services, WorkerState};
 use crate::core::schema::stores;
@@ -13,6 +14,7 @@ pub fn SettingsPage() -> impl IntoView {
             <h1 id="settings-title">"Settings"</h1>
             <ProviderSettingsCard/>
             <ChatSettingsCard/>
+            <AssistantsCard/>
             <AppearanceSettings/>
             <StorageSettings/>
             <Diagnostics/>

@@ -19,7 +19,7 @@ use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
 use crate::core::protocol::{
     BankStatus, ChangeOutcome, Envelope, FileBytes, IndexInput, MemoryMap, ModelStatus,
-    ModelSummary, Reply, Request, RerankerStatus, SearchHit, WorkerEvent, WorkerInfo,
+    ModelSummary, Reply, Request, RerankerStatus, Reranking, SearchHit, WorkerEvent, WorkerInfo,
 };
 use crate::core::timeline::Timeline;
 use crate::core::transfer::{ImportMode, ImportSummary};
@@ -217,14 +217,33 @@ impl WorkerClient {
         }
     }
 
-    /// The `k` best memories for `text` among those `filter` allows.
+    /// The `k` best memories for `text` among those `filter` allows, reranked
+    /// as the user switched it.
     pub async fn search(
         &self,
         text: String,
         k: usize,
         filter: MemoryFilter,
     ) -> Result<SearchResults, WorkerError> {
-        match self.request(Request::Search { text, k, filter }).await? {
+        self.search_reranked(text, k, filter, Reranking::AsSwitched)
+            .await
+    }
+
+    /// [`WorkerClient::search`] with the learned reranker chosen by the caller.
+    pub async fn search_reranked(
+        &self,
+        text: String,
+        k: usize,
+        filter: MemoryFilter,
+        reranking: Reranking,
+    ) -> Result<SearchResults, WorkerError> {
+        let request = Request::Search {
+            text,
+            k,
+            filter,
+            reranking,
+        };
+        match self.request(request).await? {
             Reply::SearchResults {
                 results,
                 embed_ms,

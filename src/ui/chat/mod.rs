@@ -21,7 +21,7 @@ use leptos_router::NavigateOptions;
 
 use super::services::Services;
 use composer::Composer;
-use session::Chat;
+pub(crate) use session::{compose_prompt, Chat, Context};
 use sidebar::Sidebar;
 use thread::Thread;
 

@@ -375,7 +375,20 @@ impl Chat {
             .assistants
             .with_untracked(|all| all.iter().find(|a| a.id == assistant_id).cloned())
             .unwrap_or_else(Assistant::default_assistant);
-        let config = match self.db() {
+        Context {
+            assistant,
+            config: self.compose_settings().await,
+            temporary: self.temporary.get_untracked(),
+            excluded: self
+                .current
+                .with_untracked(|c| c.as_ref().map(|c| c.excluded.clone()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The prompt budgets the user set (the defaults until the store opens).
+    pub async fn compose_settings(self) -> ComposeConfig {
+        match self.db() {
             Ok(db) => db
                 .get_value::<ComposeConfig>(stores::SETTINGS, keys::CHAT)
                 .await
@@ -383,15 +396,6 @@ impl Chat {
                 .flatten()
                 .unwrap_or_default(),
             Err(_) => ComposeConfig::default(),
-        };
-        Context {
-            assistant,
-            config,
-            temporary: self.temporary.get_untracked(),
-            excluded: self
-                .current
-                .with_untracked(|c| c.as_ref().map(|c| c.excluded.clone()))
-                .unwrap_or_default(),
         }
     }
 

@@ -271,6 +271,10 @@ fn Editor(id: Option<MemoryId>) -> impl IntoView {
                 <button type="button" class="link-button" aria-label="Close the memory" title="Close (Escape)"
                     on:click=move |_| close()>"Close"</button>
             </div>
+            // The id is what evaluation sets name the memories they expect by.
+            {row_id.get_value().map(|id| view! {
+                <p class="muted memory-id">"Id: "<code data-testid="memory-id">{id.0}</code></p>
+            })}
             {move || match history.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <p class="error" role="alert">{error}</p> }.into_any(),

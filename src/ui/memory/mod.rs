@@ -6,7 +6,9 @@
 //!   with word diffs and restore.
 //! - [`transfer`]: export and import (checked and summarised before anything is written).
 //! - [`map`]: the 2-D map of the vectors and the timeline.
+//! - [`documents`]: files and pasted text added as chunks, and removed with them.
 
+mod documents;
 mod editor;
 mod list;
 mod map;
@@ -34,6 +36,7 @@ pub enum Tab {
     Memories,
     Trash,
     Map,
+    Documents,
     Transfer,
 }
 
@@ -189,11 +192,15 @@ pub fn MemoryPage() -> impl IntoView {
     let browse = Browse::new();
     provide_context(browse);
 
-    // A link such as /memory?memory=<id> opens that memory.
+    // A link such as /memory?memory=<id> opens that memory; a chunk's link
+    // to its document (/memory?document=<id>) opens the documents.
     let query = use_query_map();
     Effect::new(move |_| {
         if let Some(id) = query.with(|query| query.get("memory")) {
             browse.editing.set(Some(Editing::Existing(MemoryId(id))));
+        }
+        if query.with(|query| query.get("document").is_some()) {
+            browse.tab.set(Tab::Documents);
         }
     });
     Effect::new(move |_| {
@@ -242,12 +249,14 @@ pub fn MemoryPage() -> impl IntoView {
                     None => "Trash".to_owned(),
                 }))}
                 {tab_button(Tab::Map, "tab-map", Box::new(|| "Map and timeline".to_owned()))}
+                {tab_button(Tab::Documents, "tab-documents", Box::new(|| "Documents".to_owned()))}
                 {tab_button(Tab::Transfer, "tab-transfer", Box::new(|| "Import and export".to_owned()))}
             </div>
             <div id="memory-panel" role="tabpanel" class="memory-panel">
                 {move || match browse.tab.get() {
                     Tab::Memories | Tab::Trash => view! { <list::Browser/> }.into_any(),
                     Tab::Map => view! { <map::MapAndTimeline/> }.into_any(),
+                    Tab::Documents => view! { <documents::DocumentsPanel/> }.into_any(),
                     Tab::Transfer => view! { <transfer::Transfer/> }.into_any(),
                 }}
             </div>

@@ -26,8 +26,8 @@ use crate::core::memory::Outcome;
 use crate::core::memory::{Memory, MemoryId, Millis, Revision};
 use crate::core::pca::Projection;
 use crate::core::protocol::{
-    BankStatus, ChangeOutcome, IndexInput, MapPoint, MemoryMap, Reply, RerankerStatus, SearchHit,
-    WorkerEvent, MAX_IMPORT_BYTES,
+    BankStatus, ChangeOutcome, IndexInput, MapPoint, MemoryMap, Reply, RerankerStatus, Reranking,
+    SearchHit, WorkerEvent, MAX_IMPORT_BYTES,
 };
 use crate::core::retrieve::{RetrievalConfig, UsefulnessScorer};
 use crate::core::schema::{stores, CASEBOOK};
@@ -65,10 +65,15 @@ struct Loaded {
 }
 
 impl Loaded {
-    /// The learned reranker, when it is switched on and has learned enough.
-    fn reranker(&self) -> Option<&dyn UsefulnessScorer> {
-        (self.learned_reranker && self.scorer.is_ready())
-            .then_some(&self.scorer as &dyn UsefulnessScorer)
+    /// The learned reranker for a search, when it is asked for (by `reranking`
+    /// or the user's switch) and has learned enough.
+    fn reranker(&self, reranking: Reranking) -> Option<&dyn UsefulnessScorer> {
+        let wanted = match reranking {
+            Reranking::AsSwitched => self.learned_reranker,
+            Reranking::Plain => false,
+            Reranking::Learned => true,
+        };
+        (wanted && self.scorer.is_ready()).then_some(&self.scorer as &dyn UsefulnessScorer)
     }
 
     fn reranker_status(&self) -> RerankerStatus {
@@ -240,10 +245,10 @@ impl BankService {
 
     pub async fn search(
         &self,
-        _engine: &Rc<Engine>,
         text: &str,
         k: usize,
         filter: &MemoryFilter,
+        reranking: Reranking,
     ) -> Result<Reply, String> {
         let embedder = self.with_open(|loaded| loaded.embedder.clone())?;
         let started = js_sys::Date::now();
@@ -262,7 +267,7 @@ impl BankService {
                     filter,
                     now(),
                     &RetrievalConfig::default(),
-                    loaded.reranker(),
+                    loaded.reranker(reranking),
                 )
                 .map(|results| {
                     results

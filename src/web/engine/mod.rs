@@ -135,7 +135,12 @@ impl Engine {
                 let status = self.bank.open(self).await?;
                 Ok(Reply::BankOpened { status })
             }
-            Request::Search { text, k, filter } => self.bank.search(self, &text, k, &filter).await,
+            Request::Search {
+                text,
+                k,
+                filter,
+                reranking,
+            } => self.bank.search(&text, k, &filter, reranking).await,
             Request::ApplyChanges { changes } => {
                 let outcomes = self.bank.apply(self, id, changes).await?;
                 Ok(Reply::ChangesApplied { outcomes })
