@@ -71,7 +71,7 @@ run_e2e() {
     return
   fi
   say "End-to-end tests (Playwright, headless Chromium)"
-  CASEBOOK_DIST="$E2E_DIST" node --test --test-timeout=180000 \
+  CASEBOOK_DIST="$E2E_DIST" node --test --test-timeout=420000 \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$LOGS/e2e.tap" \
     tests/e2e/ 2>&1 | tee "$LOGS/e2e.log"

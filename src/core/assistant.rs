@@ -101,14 +101,9 @@ pub enum PoolError {
 /// pool an assistant names exists (named after its id if it was lost).
 pub fn with_defaults(
     mut pools: Vec<Pool>,
-    mut assistants: Vec<Assistant>,
+    assistants: Vec<Assistant>,
 ) -> (Vec<Pool>, Vec<Assistant>) {
-    if !assistants
-        .iter()
-        .any(|assistant| assistant.id == DEFAULT_ASSISTANT)
-    {
-        assistants.insert(0, Assistant::default_assistant());
-    }
+    let assistants = with_default_assistant(assistants);
     if !pools.iter().any(|pool| pool.id == DEFAULT_POOL) {
         pools.insert(0, Pool::default_pool());
     }
@@ -126,6 +121,18 @@ pub fn with_defaults(
         }
     }
     (pools, assistants)
+}
+
+/// The assistants as stored, with the default assistant first if it is not
+/// among them (it is only stored once the user edits it).
+pub fn with_default_assistant(mut assistants: Vec<Assistant>) -> Vec<Assistant> {
+    if !assistants
+        .iter()
+        .any(|assistant| assistant.id == DEFAULT_ASSISTANT)
+    {
+        assistants.insert(0, Assistant::default_assistant());
+    }
+    assistants
 }
 
 /// A name as it will be stored: trimmed, and refused if empty or too long.
@@ -260,6 +267,23 @@ mod tests {
         assert_eq!(ids, [DEFAULT_POOL, "work", "about-me"]);
         assert_eq!(assistants.len(), 2);
         assert_eq!(assistants[1], work);
+    }
+
+    #[test]
+    fn the_default_assistant_is_offered_beside_stored_ones() {
+        let work = Assistant {
+            id: "work".into(),
+            name: "Work".into(),
+            ..Assistant::default_assistant()
+        };
+        let offered = with_default_assistant(vec![work.clone()]);
+        assert_eq!(offered, vec![Assistant::default_assistant(), work.clone()]);
+        let edited_default = Assistant {
+            name: "Mine".into(),
+            ..Assistant::default_assistant()
+        };
+        let stored = vec![work, edited_default];
+        assert_eq!(with_default_assistant(stored.clone()), stored);
     }
 
     #[test]

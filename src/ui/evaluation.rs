@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::assistant::Assistant;
+use crate::core::assistant::{with_default_assistant, Assistant};
 use crate::core::bank::MemoryFilter;
 use crate::core::chat::retrieval_k;
 use crate::core::eval::{
@@ -120,11 +120,8 @@ impl Evaluation {
         let Some(db) = self.services.ready_db() else {
             return;
         };
-        let mut assistants: Vec<Assistant> = db.all(stores::ASSISTANTS).await.unwrap_or_default();
-        if assistants.is_empty() {
-            assistants.push(Assistant::default_assistant());
-        }
-        self.assistants.set(assistants);
+        let assistants: Vec<Assistant> = db.all(stores::ASSISTANTS).await.unwrap_or_default();
+        self.assistants.set(with_default_assistant(assistants));
         let saved = db
             .all::<EvalRun>(stores::EVALUATIONS)
             .await

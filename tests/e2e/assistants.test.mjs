@@ -86,6 +86,7 @@ test('an assistant made in Settings writes into its own pool, reads a shared one
 
   // In the chat, the Work helper keeps what it learns in Work and reads General too.
   await page.getByRole('link', { name: 'Chat' }).click();
+  await page.getByRole('button', { name: 'New conversation' }).click();
   await page.locator('#assistant-choice').selectOption({ label: 'Work helper' });
   await command(page, 'Remember that the VPN at work is WireGuard on wg0', 'Remembered');
   const memories = await readRecords(page, 'memories');

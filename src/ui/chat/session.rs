@@ -10,7 +10,7 @@ use futures_util::future::join;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::assistant::Assistant;
+use crate::core::assistant::{with_default_assistant, Assistant};
 use crate::core::bank::MemoryFilter;
 use crate::core::chat::{history_turns, question_of, retrieval_k, title_from, NoProvider};
 use crate::core::compose::cited_tags;
@@ -163,11 +163,8 @@ impl Chat {
                 "The saved conversations could not be read: {error}"
             ))),
         }
-        let mut assistants: Vec<Assistant> = db.all(stores::ASSISTANTS).await.unwrap_or_default();
-        if assistants.is_empty() {
-            assistants.push(Assistant::default_assistant());
-        }
-        self.assistants.set(assistants);
+        let assistants: Vec<Assistant> = db.all(stores::ASSISTANTS).await.unwrap_or_default();
+        self.assistants.set(with_default_assistant(assistants));
     }
 
     /// Opens the conversation `id` (from the address), or a new one.
