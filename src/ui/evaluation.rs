@@ -8,8 +8,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::core::assistant::{with_default_assistant, Assistant};
 use crate::core::bank::MemoryFilter;
@@ -22,6 +20,7 @@ use crate::core::memory::Kind;
 use crate::core::protocol::{BankStatus, Reranking};
 use crate::core::schema::stores;
 use crate::web::llm::{self, CallControl, ChatEnd};
+use crate::web::{chosen_file, file_bytes};
 
 use super::bank_changes::wait_for_bank;
 use super::chat::{compose_prompt, Chat, Context};
@@ -525,13 +524,7 @@ fn SetChooser() -> impl IntoView {
     let evaluation = expect_context::<Evaluation>();
     let pasted = RwSignal::new(String::new());
     let on_file = move |event: leptos::ev::Event| {
-        let Some(input) = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
-        else {
-            return;
-        };
-        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        let Some(file) = chosen_file(&event) else {
             return;
         };
         if file.size() > MAX_SET_BYTES {
@@ -542,13 +535,12 @@ fn SetChooser() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            match JsFuture::from(file.text()).await {
-                Ok(text) => {
-                    evaluation.choose_text(file.name(), &text.as_string().unwrap_or_default())
-                }
-                Err(_) => evaluation
-                    .set
-                    .set(Some(Err(format!("{} could not be read.", file.name())))),
+            match file_bytes(&file).await {
+                Ok(bytes) => evaluation.choose_text(file.name(), &String::from_utf8_lossy(&bytes)),
+                Err(error) => evaluation.set.set(Some(Err(format!(
+                    "{} could not be read: {error}",
+                    file.name()
+                )))),
             }
         });
     };

@@ -22,6 +22,26 @@ pub fn js_error_text(value: &JsValue) -> String {
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
+/// The file chosen in the `<input type="file">` whose change fired `event`.
+/// The input is cleared, so that choosing the same file again (after fixing
+/// it, say) fires another change.
+pub fn chosen_file(event: &web_sys::Event) -> Option<web_sys::File> {
+    let input = event.target().and_then(|target| {
+        wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(target).ok()
+    })?;
+    let file = input.files().and_then(|files| files.get(0));
+    input.set_value("");
+    file
+}
+
+/// The bytes of a file the user chose, or why they could not be read.
+pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+        .await
+        .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
+        .map_err(|error| js_error_text(&error))
+}
+
 /// 64 random bits (`Math.random` twice), for new ids: unique, not secret.
 pub fn random_u64() -> u64 {
     let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;

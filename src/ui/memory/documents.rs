@@ -4,8 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::{format_date_time, memories_count, now, Browse};
 use crate::core::changes::MemoryChange;
@@ -20,6 +18,7 @@ use crate::core::schema::stores;
 use crate::ui::bank_changes::new_memory_id;
 use crate::ui::chat::sleep_ms;
 use crate::ui::services::Services;
+use crate::web::{chosen_file, file_bytes};
 
 /// Chunks cut between two updates of the progress bar (and two chances to cancel).
 const CHUNKS_PER_STEP: usize = 64;
@@ -306,17 +305,9 @@ pub fn DocumentsPanel() -> impl IntoView {
     let pasted = RwSignal::new(String::new());
 
     let on_file = move |event: leptos::ev::Event| {
-        let Some(input) = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
-        else {
+        let Some(file) = chosen_file(&event) else {
             return;
         };
-        let Some(file) = input.files().and_then(|files| files.get(0)) else {
-            return;
-        };
-        // The same file can be chosen again after a failure.
-        input.set_value("");
         let name = file.name();
         if file.size() > MAX_DOCUMENT_BYTES as f64 {
             documents.message.set(Some(Err(format!(
@@ -326,12 +317,12 @@ pub fn DocumentsPanel() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            let bytes = match JsFuture::from(file.array_buffer()).await {
-                Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-                Err(_) => {
+            let bytes = match file_bytes(&file).await {
+                Ok(bytes) => bytes,
+                Err(error) => {
                     documents
                         .message
-                        .set(Some(Err(format!("{name} could not be read."))));
+                        .set(Some(Err(format!("{name} could not be read: {error}"))));
                     return;
                 }
             };

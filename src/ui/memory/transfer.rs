@@ -5,14 +5,13 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use super::{format_date_time, memories_count, now, Browse};
 use crate::core::protocol::MAX_IMPORT_BYTES;
 use crate::core::storage::format_bytes;
 use crate::core::transfer::{check_file_size, ImportMode, ImportSummary};
 use crate::ui::services::Services;
-use crate::web::js_error_text;
+use crate::web::{chosen_file, file_bytes, js_error_text};
 
 #[component]
 pub fn Transfer() -> impl IntoView {
@@ -147,13 +146,7 @@ fn Import() -> impl IntoView {
         });
     };
     let on_file = move |event: leptos::ev::Event| {
-        let Some(input) = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
-        else {
-            return;
-        };
-        let Some(chosen) = input.files().and_then(|files| files.get(0)) else {
+        let Some(chosen) = chosen_file(&event) else {
             return;
         };
         let name = chosen.name();
@@ -167,14 +160,13 @@ fn Import() -> impl IntoView {
         }
         step.set(Step::Reading);
         spawn_local(async move {
-            match JsFuture::from(chosen.array_buffer()).await {
-                Ok(buffer) => {
-                    file.set_value(Some((name, js_sys::Uint8Array::new(&buffer).to_vec())));
+            match file_bytes(&chosen).await {
+                Ok(bytes) => {
+                    file.set_value(Some((name, bytes)));
                     check();
                 }
                 Err(error) => step.set(Step::Refused(format!(
-                    "The file could not be read: {}",
-                    js_error_text(&error)
+                    "The file could not be read: {error}"
                 ))),
             }
         });
