@@ -2,49 +2,19 @@
 // pool and an assistant made in Settings are offered in the chat; the assistant writes into
 // its own pool, reads a shared one, answers with its system prompt; a pool in use cannot
 // be deleted, and says why.
-import { test, before, after, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { serveDist } from './support/static_server.mjs';
-import { launchBrowser } from './support/browser.mjs';
-import { startLlmServer } from './support/llm_server.mjs';
+import { appSession } from './support/session.mjs';
 import {
   addProvider, ask, chatRequests, command, promptText, readRecords, setLearning, waitForApp,
 } from './support/chat.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
+const session = appSession();
 
-let server;
-let llm;
-let browser;
-let page;
-
-before(async () => {
-  server = await serveDist(DIST);
-  llm = await startLlmServer();
-});
-
-after(async () => {
-  await llm?.close();
-  await server?.close();
-});
-
-beforeEach(async () => {
-  llm.reset();
-  browser = await launchBrowser();
-  page = await browser.newPage();
-});
-
-afterEach(async () => {
-  const errors = browser.consoleErrors.splice(0);
-  await browser.close();
-  assert.deepEqual(errors, [], 'the page logged errors');
-});
-
-const status = () => page.getByTestId('roster-status');
+const status = () => session.page.getByTestId('roster-status');
 
 test('an assistant made in Settings writes into its own pool, reads a shared one, and keeps its pool from deletion', async () => {
+  const { page, llm, server } = session;
   await page.goto(server.url + '/');
   await waitForApp(page);
   await setLearning(page, {});

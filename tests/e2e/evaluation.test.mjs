@@ -1,58 +1,23 @@
 // The evaluation page against the scripted LLM server: a set is checked line by line,
 // runs with memory off and on, is scored, saved and kept across a reload; the run leaves
 // the memory as it was; and every correction is checked as a retrieval test.
-import { test, before, after, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { serveDist } from './support/static_server.mjs';
-import { launchBrowser } from './support/browser.mjs';
-import { startLlmServer } from './support/llm_server.mjs';
+import { appSession } from './support/session.mjs';
 import {
   addProvider, ask, chatRequests, command, promptText, readRecords, setLearning, waitForApp,
 } from './support/chat.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
-
-let server;
-let llm;
-let browser;
-let page;
-/// A request the user stops makes the browser log that it failed.
-let allowedConsoleErrors = [];
-
-before(async () => {
-  server = await serveDist(DIST);
-  llm = await startLlmServer();
-});
-
-after(async () => {
-  await llm?.close();
-  await server?.close();
-});
-
-beforeEach(async () => {
-  llm.reset();
-  allowedConsoleErrors = [];
-  browser = await launchBrowser();
-  page = await browser.newPage();
-});
-
-afterEach(async () => {
-  const errors = browser.consoleErrors
-    .splice(0)
-    .filter((error) => !allowedConsoleErrors.some((allowed) => allowed.test(error)));
-  await browser.close();
-  assert.deepEqual(errors, [], 'the page logged errors');
-});
+const session = appSession();
 
 /// The cells of the summary table's row for `mode`, after its first column.
 async function summaryRow(mode) {
-  const row = page.getByTestId('eval-summary').locator('tbody tr').filter({ hasText: mode });
+  const row = session.page.getByTestId('eval-summary').locator('tbody tr').filter({ hasText: mode });
   return row.locator('td').allInnerTexts();
 }
 
 test('an evaluation set runs with memory off and on, is scored, saved and kept, and corrections are checked', async () => {
+  const { page, llm, server } = session;
   await page.goto(server.url + '/');
   await waitForApp(page);
   await setLearning(page, {});
@@ -128,7 +93,8 @@ test('an evaluation set runs with memory off and on, is scored, saved and kept, 
 });
 
 test('a stopped run keeps what it measured and says it was stopped', async () => {
-  allowedConsoleErrors = [/Failed to load resource/, /net::ERR_/];
+  const { page, llm, server } = session;
+  session.allowConsoleErrors(/Failed to load resource/, /net::ERR_/);
   await page.goto(server.url + '/');
   await waitForApp(page);
   await setLearning(page, {});

@@ -1,18 +1,15 @@
 // Hostile text (tests/data/xss_corpus.txt: script tags, event handlers, javascript: URLs,
 // SVG, markdown links and images) in memories, in a question and in the model's answer is
 // shown as text or sanitised markdown: nothing runs, nothing loads from elsewhere.
-import { test, before, after, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { serveDist } from './support/static_server.mjs';
-import { launchBrowser } from './support/browser.mjs';
-import { startLlmServer } from './support/llm_server.mjs';
+import { appSession } from './support/session.mjs';
 import { addProvider, ask, setLearning, waitForApp } from './support/chat.mjs';
 import { applyChanges, memory, openHarness, save } from './support/bank.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
 
 /// The corpus' payloads, read as src/core/markdown.rs's native test reads them.
 const PAYLOADS = readFileSync(`${ROOT}tests/data/xss_corpus.txt`, 'utf8')
@@ -20,37 +17,12 @@ const PAYLOADS = readFileSync(`${ROOT}tests/data/xss_corpus.txt`, 'utf8')
   .map((record) => record.split('\n').filter((line) => !line.startsWith('%% ')).join('\n'))
   .filter((payload) => payload.trim() !== '');
 
-let server;
-let llm;
-let browser;
-let page;
-
-before(async () => {
-  server = await serveDist(DIST, { mounts: { '/test/': `${ROOT}tests/e2e/pages` } });
-  llm = await startLlmServer();
-});
-
-after(async () => {
-  await llm?.close();
-  await server?.close();
-});
-
-beforeEach(async () => {
-  llm.reset();
-  browser = await launchBrowser();
-  page = await browser.newPage();
-});
-
-afterEach(async () => {
-  const errors = browser.consoleErrors.splice(0);
-  await browser.close();
-  assert.deepEqual(errors, [], 'the page logged errors (a CSP refusal would be one)');
-});
+const session = appSession({ testPages: true });
 
 /// Whatever the page holds that could run or load: elements that run script, event
 /// handler attributes, and links or sources with a script or remote address.
 function liveContent() {
-  return page.evaluate(() => {
+  return session.page.evaluate(() => {
     const found = [];
     for (const element of document.body.querySelectorAll('*')) {
       const tag = element.tagName.toLowerCase();
@@ -73,6 +45,7 @@ function liveContent() {
 }
 
 test('hostile text in memories, questions and answers runs nothing and loads nothing', async () => {
+  const { page, llm, server } = session;
   assert.ok(PAYLOADS.length >= 30, `the corpus has ${PAYLOADS.length} payloads`);
   const dialogs = [];
   page.on('dialog', (dialog) => {
