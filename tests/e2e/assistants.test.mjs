@@ -4,21 +4,16 @@
 // be deleted, and says why.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appSession } from './support/session.mjs';
-import {
-  addProvider, ask, chatRequests, command, promptText, readRecords, setLearning, waitForApp,
-} from './support/chat.mjs';
+import { appSession, openWithScriptedProvider } from './support/session.mjs';
+import { ask, chatRequests, command, promptText, readRecords } from './support/chat.mjs';
 
 const session = appSession();
 
 const status = () => session.page.getByTestId('roster-status');
 
 test('an assistant made in Settings writes into its own pool, reads a shared one, and keeps its pool from deletion', async () => {
-  const { page, llm, server } = session;
-  await page.goto(server.url + '/');
-  await waitForApp(page);
-  await setLearning(page, {});
-  await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
+  const { page, llm } = session;
+  await openWithScriptedProvider(session);
   // A memory of the general pool, from the default assistant.
   await page.getByRole('link', { name: 'Chat' }).click();
   await command(page, 'Remember that my name is Camille', 'Remembered');

@@ -3,10 +3,8 @@
 // the memory as it was; and every correction is checked as a retrieval test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appSession } from './support/session.mjs';
-import {
-  addProvider, ask, chatRequests, command, promptText, readRecords, setLearning, waitForApp,
-} from './support/chat.mjs';
+import { appSession, openWithScriptedProvider } from './support/session.mjs';
+import { ask, chatRequests, command, promptText, readRecords } from './support/chat.mjs';
 
 const session = appSession();
 
@@ -17,11 +15,8 @@ async function summaryRow(mode) {
 }
 
 test('an evaluation set runs with memory off and on, is scored, saved and kept, and corrections are checked', async () => {
-  const { page, llm, server } = session;
-  await page.goto(server.url + '/');
-  await waitForApp(page);
-  await setLearning(page, {});
-  await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
+  const { page, llm } = session;
+  await openWithScriptedProvider(session);
   await page.getByRole('link', { name: 'Chat' }).click();
   await command(page, 'Remember that our API listens on port 8443', 'Remembered');
   const [fact] = await readRecords(page, 'memories');
@@ -93,12 +88,9 @@ test('an evaluation set runs with memory off and on, is scored, saved and kept, 
 });
 
 test('a stopped run keeps what it measured and says it was stopped', async () => {
-  const { page, llm, server } = session;
+  const { page, llm } = session;
   session.allowConsoleErrors(/Failed to load resource/, /net::ERR_/);
-  await page.goto(server.url + '/');
-  await waitForApp(page);
-  await setLearning(page, {});
-  await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
+  await openWithScriptedProvider(session);
   await page.getByRole('link', { name: 'Evaluation' }).click();
   await page.getByLabel('or paste the lines').fill([
     '{"question": "first?", "expected_answer": "one"}',

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { appSession } from './support/session.mjs';
-import { addProvider, ask, setLearning, waitForApp } from './support/chat.mjs';
+import { appSession, openWithScriptedProvider } from './support/session.mjs';
+import { ask } from './support/chat.mjs';
 import { applyChanges, memory, openHarness, save } from './support/bank.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -63,10 +63,7 @@ test('hostile text in memories, questions and answers runs nothing and loads not
   const outcomes = await applyChanges(page, PAYLOADS.map((text, index) => save(memory(`mxss${index}`, text, 'fact'))));
   assert.equal(outcomes.outcomes.length, PAYLOADS.length);
 
-  await page.goto(server.url + '/');
-  await waitForApp(page);
-  await setLearning(page, {});
-  await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
+  await openWithScriptedProvider(session);
 
   // The memory list, scrolled from top to bottom so that every row is drawn once.
   await page.goto(server.url + '/memory');

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { serveDist } from './static_server.mjs';
 import { launchBrowser } from './browser.mjs';
 import { startLlmServer } from './llm_server.mjs';
+import { addProvider, setLearning, waitForApp } from './chat.mjs';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
@@ -47,4 +48,15 @@ export function appSession({ testPages = false } = {}) {
     assert.deepEqual(errors, [], 'the page logged errors');
   });
   return session;
+}
+
+/// Opens the app, waits until it is ready, sets Settings → Learning (extraction off unless
+/// `learning` says otherwise) and adds the scripted server as the provider; the page is
+/// left on Settings.
+export async function openWithScriptedProvider(session, learning = {}) {
+  const { page, server, llm } = session;
+  await page.goto(server.url + '/');
+  await waitForApp(page);
+  await setLearning(page, learning);
+  await addProvider(page, server.url, { name: 'Scripted', baseUrl: llm.url + '/v1' });
 }
