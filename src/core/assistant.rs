@@ -135,6 +135,14 @@ pub fn with_default_assistant(mut assistants: Vec<Assistant>) -> Vec<Assistant> 
     assistants
 }
 
+/// The name of pool `id` among `pools` (its id if it is unknown, e.g. lost).
+pub fn pool_name(pools: &[Pool], id: &str) -> String {
+    pools
+        .iter()
+        .find(|pool| pool.id == id)
+        .map_or_else(|| id.to_owned(), |pool| pool.name.clone())
+}
+
 /// A name as it will be stored: trimmed, and refused if empty or too long.
 pub fn check_name(name: &str) -> Result<String, PoolError> {
     let name = name.trim();
@@ -284,6 +292,13 @@ mod tests {
         };
         let stored = vec![work, edited_default];
         assert_eq!(with_default_assistant(stored.clone()), stored);
+    }
+
+    #[test]
+    fn a_pool_is_named_by_its_name_or_else_its_id() {
+        let pools = [Pool::default_pool(), pool("work")];
+        assert_eq!(pool_name(&pools, "default"), "General");
+        assert_eq!(pool_name(&pools, "lost"), "lost");
     }
 
     #[test]

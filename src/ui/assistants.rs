@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 
 use super::services::Services;
 use crate::core::assistant::{
-    check_assistant, check_assistant_deletion, check_name, check_pool_deletion, new_id,
+    check_assistant, check_assistant_deletion, check_name, check_pool_deletion, new_id, pool_name,
     with_defaults, without_pool, Assistant, Pool,
 };
 use crate::core::bank::MemoryFilter;
@@ -63,12 +63,7 @@ impl Roster {
     }
 
     fn pool_name(&self, id: &str) -> String {
-        self.pools.with(|pools| {
-            pools
-                .iter()
-                .find(|pool| pool.id == id)
-                .map_or_else(|| id.to_owned(), |pool| pool.name.clone())
-        })
+        self.pools.with(|pools| pool_name(pools, id))
     }
 
     fn add_pool(self, name: String, done: impl FnOnce() + 'static) {

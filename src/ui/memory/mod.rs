@@ -23,7 +23,7 @@ use wasm_bindgen::JsValue;
 
 use super::services::{BankState, Services};
 use super::undo::Undo;
-use crate::core::assistant::{with_defaults, Assistant, Pool};
+use crate::core::assistant::{pool_name, with_defaults, Assistant, Pool};
 use crate::core::bank::MemoryFilter;
 use crate::core::editing::MemoryDraft;
 use crate::core::listing::{ListQuery, SortOrder, SourceKind};
@@ -159,12 +159,7 @@ impl Browse {
 
     /// The name of pool `id` (its id if it is unknown).
     pub fn pool_name(&self, id: &str) -> String {
-        self.pools.with(|pools| {
-            pools
-                .iter()
-                .find(|pool| pool.id == id)
-                .map_or_else(|| id.to_owned(), |pool| pool.name.clone())
-        })
+        self.pools.with(|pools| pool_name(pools, id))
     }
 
     /// Reads the pools and assistants (with the defaults when none are stored).
