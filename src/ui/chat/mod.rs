@@ -45,6 +45,7 @@ pub fn ChatPage() -> impl IntoView {
 
     let loaded = StoredValue::new(false);
     let query = use_query_map();
+    chat.show(query.with_untracked(|query| query.get("c")));
     Effect::new(move |_| {
         let Some(db) = services.ready_db() else {
             return;

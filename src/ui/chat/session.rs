@@ -167,21 +167,33 @@ impl Chat {
         self.assistants.set(with_default_assistant(assistants));
     }
 
-    /// Opens the conversation `id` (from the address), or a new one.
-    pub async fn open(self, id: Option<String>) {
+    /// Shows the conversation the address names when that needs nothing read:
+    /// a new one, or the one already open. Returns the id still to be read.
+    ///
+    /// The chat page calls this as it is drawn, so a question typed right
+    /// after following the Chat link goes into the new conversation, never
+    /// into the one shown before (which would then be closed under it).
+    pub fn show(self, id: Option<String>) -> Option<String> {
         let open_id = self
             .current
             .with_untracked(|current| current.as_ref().map(|c| c.id.clone()));
         if open_id == id {
-            return;
+            return None;
         }
         if self.is_busy() {
             self.stop();
         }
         self.notice.set(None);
-        let Some(id) = id else {
+        if id.is_none() {
             self.current.set(None);
             self.temporary.set(false);
+        }
+        id
+    }
+
+    /// Opens the conversation `id` (from the address), or a new one.
+    pub async fn open(self, id: Option<String>) {
+        let Some(id) = self.show(id) else {
             return;
         };
         let Ok(db) = self.db() else {
