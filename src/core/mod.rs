@@ -1,6 +1,7 @@
 //! Pure logic: no browser APIs, so everything here runs and is tested natively.
 
 pub mod assistant;
+pub mod backup;
 pub mod bank;
 pub mod changes;
 pub mod chat;

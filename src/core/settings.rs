@@ -82,6 +82,10 @@ pub mod keys {
     pub const PROVIDER_KEYS: &str = "provider_keys";
     /// The chat's retrieval and prompt budgets (`core::compose::ComposeConfig`).
     pub const CHAT: &str = "chat";
+    /// The backup schedule and when the last backup was (`core::backup::BackupSettings`).
+    pub const BACKUP: &str = "backup";
+    /// The file chosen for scheduled backups (a browser file handle).
+    pub const BACKUP_FILE: &str = "backup_file";
 }
 
 #[cfg(test)]

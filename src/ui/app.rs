@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+use super::backups::{provide_backups, BackupReminder};
 use super::chat::{provide_chat_state, ChatPage};
 use super::evaluation::{provide_evaluation_state, EvaluationPage};
 use super::inbox::{InboxLink, InboxPage};
@@ -38,9 +39,11 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     provide_chat_state();
     provide_evaluation_state();
+    provide_backups();
     view! {
         <div class="shell">
             <UpdateBanner/>
+            <BackupReminder/>
             <header class="topbar">
                 <span class="brand">"Casebook"</span>
                 <nav aria-label="Main">

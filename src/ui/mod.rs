@@ -2,6 +2,7 @@
 
 mod app;
 mod assistants;
+mod backups;
 mod bank_changes;
 mod chat;
 mod evaluation;

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::assistants::AssistantsCard;
+use super::backups::BackupSettingsCard;
 use super::providers::{ChatSettingsCard, ProviderSettingsCard};
 use super::services::{DbState, Services, WorkerState};
 use crate::core::schema::stores;
@@ -17,6 +18,7 @@ pub fn SettingsPage() -> impl IntoView {
             <AssistantsCard/>
             <AppearanceSettings/>
             <StorageSettings/>
+            <BackupSettingsCard/>
             <Diagnostics/>
             <CompareTexts/>
         </section>

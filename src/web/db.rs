@@ -205,31 +205,48 @@ impl Db {
         store: &str,
         key: &str,
     ) -> Result<Option<T>, DbError> {
+        self.get_record(store, key)
+            .await?
+            .map(|value| from_js(&value))
+            .transpose()
+    }
+
+    /// The record with primary key `key` as the browser holds it.
+    pub async fn get_record(&self, store: &str, key: &str) -> Result<Option<JsValue>, DbError> {
         let transaction = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let value = transaction
             .store(store)?
             .get(JsValue::from_str(key))
             .await?;
         transaction.done().await?;
-        value.map(|value| from_js(&value)).transpose()
+        Ok(value)
     }
 
     /// Writes `record` into `store` (its key is inside the record), replacing any
     /// record with the same key.
     pub async fn put<T: Serialize>(&self, store: &str, record: &T) -> Result<(), DbError> {
-        let value = to_js(record)?;
+        self.put_record(store, &to_js(record)?).await
+    }
+
+    /// Writes a record made in JavaScript terms (see [`Db::put`]).
+    pub async fn put_record(&self, store: &str, record: &JsValue) -> Result<(), DbError> {
         let transaction = self.transaction(&[store], TransactionMode::ReadWrite)?;
-        transaction.store(store)?.put(&value, None).await?;
+        transaction.store(store)?.put(record, None).await?;
         transaction.done().await?;
         Ok(())
     }
 
     /// Every record of `store`, in key order.
     pub async fn all<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, DbError> {
+        self.all_records(store).await?.iter().map(from_js).collect()
+    }
+
+    /// Every record of `store` as the browser holds them, in key order.
+    pub async fn all_records(&self, store: &str) -> Result<Vec<JsValue>, DbError> {
         let transaction = self.transaction(&[store], TransactionMode::ReadOnly)?;
         let values = transaction.store(store)?.get_all(None, None).await?;
         transaction.done().await?;
-        values.iter().map(from_js).collect()
+        Ok(values)
     }
 
     /// Deletes the record with primary key `key` from `store` (if there is one).
@@ -262,6 +279,30 @@ impl Db {
             .map(|record| record.value))
     }
 
+    /// Reads a browser object that serde cannot carry (a file handle) from a
+    /// key/value store.
+    pub async fn get_object(&self, store: &str, key: &str) -> Result<Option<JsValue>, DbError> {
+        Ok(self.get_record(store, key).await?.and_then(|record| {
+            js_sys::Reflect::get(&record, &JsValue::from_str("value"))
+                .ok()
+                .filter(|value| !value.is_undefined())
+        }))
+    }
+
+    /// Writes a browser object that serde cannot carry (a file handle, which
+    /// IndexedDB stores as it is) into a key/value store.
+    pub async fn put_object(&self, store: &str, key: &str, value: &JsValue) -> Result<(), DbError> {
+        let record = js_sys::Object::new();
+        let field = |name: &str, value: &JsValue| {
+            js_sys::Reflect::set(&record, &JsValue::from_str(name), value)
+                .map(|_| ())
+                .map_err(|error| DbError::Malformed(super::js_error_text(&error)))
+        };
+        field("key", &JsValue::from_str(key))?;
+        field("value", value)?;
+        self.put_record(store, &record).await
+    }
+
     /// Writes a value into a key/value store.
     pub async fn put_value<T: Serialize>(
         &self,
@@ -291,6 +332,32 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, DbError> {
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, DbError> {
     serde_wasm_bindgen::from_value(value.clone())
         .map_err(|error| DbError::Malformed(error.to_string()))
+}
+
+/// [`to_js`] through JSON text that the browser parses: for large records of
+/// text and numbers (conversations) many times faster, since serde-wasm-bindgen
+/// sets every property across the wasm boundary (a conversation of 30
+/// exchanges took 60 ms, blocking the page as the user pressed Enter). No
+/// bytes: JSON would make them arrays of numbers.
+pub fn to_js_via_json<T: Serialize + DeserializeOwned>(value: &T) -> Result<JsValue, DbError> {
+    let text =
+        serde_json::to_string(value).map_err(|error| DbError::Malformed(error.to_string()))?;
+    // serde_json writes NaN and infinities as null, which would not read back:
+    // such a record takes the slow path.
+    if serde_json::from_str::<T>(&text).is_err() {
+        return to_js(value);
+    }
+    js_sys::JSON::parse(&text).map_err(|error| DbError::Malformed(super::js_error_text(&error)))
+}
+
+/// [`from_js`] through JSON text (see [`to_js_via_json`]); a record that JSON
+/// cannot carry (NaN becomes null) is read property by property.
+pub fn from_js_via_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, DbError> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .map_or_else(|| from_js(value), Ok)
 }
 
 /// Brings the stored database up to `schema.latest_version()`.

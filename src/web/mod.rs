@@ -5,6 +5,7 @@ pub mod bank_store;
 pub mod conversations;
 pub mod db;
 pub mod engine;
+pub mod files;
 pub mod llm;
 pub mod model_files;
 pub mod pwa;

@@ -14,6 +14,8 @@ mod list;
 mod map;
 mod transfer;
 
+pub use transfer::export_file_name;
+
 use std::collections::{HashMap, HashSet};
 
 use leptos::prelude::*;

@@ -4,14 +4,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::{format_date_time, memories_count, now, Browse};
 use crate::core::protocol::MAX_IMPORT_BYTES;
 use crate::core::storage::format_bytes;
 use crate::core::transfer::{check_file_size, ImportMode, ImportSummary};
 use crate::ui::services::Services;
-use crate::web::{chosen_file, file_bytes, js_error_text};
+use crate::web::files::download;
+use crate::web::{chosen_file, file_bytes};
 
 #[component]
 pub fn Transfer() -> impl IntoView {
@@ -53,13 +53,15 @@ fn Export() -> impl IntoView {
                 .map_err(|error| error.to_string())
                 .and_then(|(json, memories)| {
                     let size = json.len();
-                    download(&json, &file_name).map(|()| {
-                        format!(
-                            "Exported {} to {file_name} ({}).",
-                            memories_count(memories),
-                            format_bytes(size as f64)
-                        )
-                    })
+                    download(&json, &file_name)
+                        .map_err(|error| error.to_string())
+                        .map(|()| {
+                            format!(
+                                "Exported {} to {file_name} ({}).",
+                                memories_count(memories),
+                                format_bytes(size as f64)
+                            )
+                        })
                 });
             result.set(Some(outcome));
             busy.set(false);
@@ -264,7 +266,7 @@ fn Import() -> impl IntoView {
 }
 
 /// "casebook-2026-01-31.json", or with the pool: "casebook-work-2026-01-31.json".
-fn export_file_name(pool: Option<&str>) -> String {
+pub fn export_file_name(pool: Option<&str>) -> String {
     let date = js_sys::Date::new_0();
     let day = format!(
         "{:04}-{:02}-{:02}",
@@ -288,31 +290,4 @@ fn export_file_name(pool: Option<&str>) -> String {
             format!("casebook-{safe}-{day}.json")
         }
     }
-}
-
-/// Hands `text` to the browser as a downloaded file.
-fn download(text: &str, file_name: &str) -> Result<(), String> {
-    let failed = |error: JsValue| format!("The file could not be saved: {}", js_error_text(&error));
-    let parts = js_sys::Array::of1(&JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let blob =
-        web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(failed)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
-    let link: web_sys::HtmlAnchorElement = document()
-        .create_element("a")
-        .map_err(failed)?
-        .dyn_into()
-        .map_err(|_| "The file could not be saved.".to_owned())?;
-    link.set_href(&url);
-    link.set_download(file_name);
-    link.click();
-    // The download has started once click() returns; the URL can go a little later.
-    set_timeout(
-        move || {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        },
-        std::time::Duration::from_secs(10),
-    );
-    Ok(())
 }
