@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures_util::future::join;
+use futures_util::future::{join, join3};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -108,6 +108,8 @@ pub struct Chat {
     pub suggestions: RwSignal<HashMap<String, usize>>,
     control: StoredValue<Option<CallControl>, LocalStorage>,
     navigate: StoredValue<Navigate, LocalStorage>,
+    /// The prompt budgets as last read (see [`Chat::answer`]).
+    last_config: StoredValue<Option<ComposeConfig>>,
 }
 
 impl Chat {
@@ -126,6 +128,7 @@ impl Chat {
             suggestions: RwSignal::new(HashMap::new()),
             control: StoredValue::new_local(None),
             navigate: StoredValue::new_local(navigate),
+            last_config: StoredValue::new(None),
         }
     }
 
@@ -322,7 +325,7 @@ impl Chat {
             }
         };
         spawn_local(async move {
-            join(save_question, self.answer(answer_id, prepared)).await;
+            join(self.answer(answer_id, prepared), save_question).await;
         });
     }
 
@@ -376,6 +379,12 @@ impl Chat {
 
     /// What answers in the open conversation are made of.
     pub async fn context(self) -> Context {
+        let config = self.compose_settings().await;
+        self.context_with(config)
+    }
+
+    /// [`Chat::context`] with the budgets `config`.
+    fn context_with(self, config: ComposeConfig) -> Context {
         let assistant_id = self
             .current
             .with_untracked(|c| c.as_ref().map(|c| c.assistant_id.clone()))
@@ -386,7 +395,7 @@ impl Chat {
             .unwrap_or_else(Assistant::default_assistant);
         Context {
             assistant,
-            config: self.compose_settings().await,
+            config,
             temporary: self.temporary.get_untracked(),
             excluded: self
                 .current
@@ -397,7 +406,7 @@ impl Chat {
 
     /// The prompt budgets the user set (the defaults until the store opens).
     pub async fn compose_settings(self) -> ComposeConfig {
-        match self.db() {
+        let config = match self.db() {
             Ok(db) => db
                 .get_value::<ComposeConfig>(stores::SETTINGS, keys::CHAT)
                 .await
@@ -405,7 +414,9 @@ impl Chat {
                 .flatten()
                 .unwrap_or_default(),
             Err(_) => ComposeConfig::default(),
-        }
+        };
+        self.last_config.set_value(Some(config.clone()));
+        config
     }
 
     /// The memories for `question` among those the assistant reads (none in a
@@ -467,8 +478,13 @@ impl Chat {
             text: String::new(),
             phase: Phase::Preparing,
         }));
-        let context = self.context().await;
-        let setup = self.set_up_call(&context, &answer_id, prepared).await;
+        // The budgets read for the last answer let the search start at once;
+        // they are read again meanwhile (see `set_up_call`).
+        let mut context = match self.last_config.get_value() {
+            Some(config) => self.context_with(config),
+            None => self.context().await,
+        };
+        let setup = self.set_up_call(&mut context, &answer_id, prepared).await;
         let (request, prepared, model) = match setup {
             Ok(setup) => setup,
             Err(error) => {
@@ -568,10 +584,10 @@ impl Chat {
     }
 
     /// The request for the answer `answer_id`, what is in it, and the name of
-    /// the model writing it.
+    /// the model writing it. `context` gets the budgets as they are now.
     async fn set_up_call(
         self,
-        context: &Context,
+        context: &mut Context,
         answer_id: &str,
         prepared: Option<Prepared>,
     ) -> Result<(HttpRequest, Prepared, String), String> {
@@ -588,17 +604,27 @@ impl Chat {
                 Some((question, history_turns(&messages[..before_question])))
             })
             .ok_or_else(|| "The question of this answer is gone.".to_owned())?;
-        // The provider's settings are read while the memories are searched
-        // (a prompt prepared in the preview has its memories already).
+        // The memories are searched while the provider's settings and the
+        // budgets are read (a prompt prepared in the preview has its memories
+        // already).
+        let searched = &*context;
         let search = async {
             if prepared.is_some() {
                 Ok(Vec::new())
             } else {
-                self.retrieve(context, &question).await
+                self.retrieve(searched, &question).await
             }
         };
-        let (provider, hits) = join(self.provider(context), search).await;
+        let (provider, mut hits, config) =
+            join3(self.provider(searched), search, self.compose_settings()).await;
         let (profile, key) = provider?;
+        let searched_k = retrieval_k(&context.config);
+        context.config = config;
+        // Budgets changed since the last answer (in another tab, say) may
+        // want more or fewer memories.
+        if prepared.is_none() && retrieval_k(&context.config) != searched_k {
+            hits = self.retrieve(context, &question).await;
+        }
         let prepared = match prepared {
             Some(prepared) => prepared,
             None => {
