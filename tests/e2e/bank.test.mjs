@@ -1,6 +1,7 @@
 // The case bank in the browser: memories persist in IndexedDB with their vectors,
 // are searchable after a reload, edits keep history and never overwrite a newer
-// state, and killing the page in the middle of a bulk insert tears nothing.
+// state, and a large bank is indexed in the background. Killing the page in the
+// middle of a change is the fault suite's (faults.test.mjs).
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +11,6 @@ import { applyChanges, openHarness, memory, save, readStore } from './support/ba
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = process.env.CASEBOOK_DIST ?? `${ROOT}dist`;
-/// Kill-and-reopen rounds here; the fault suite runs many more.
-const KILL_ROUNDS = Number(process.env.CASEBOOK_KILL_ROUNDS ?? 5);
 
 let server;
 let browser;
@@ -145,72 +144,6 @@ test('an edit made while the model is not loaded drops the old vector, and the n
   store = await readStore(page);
   assert.deepEqual(store.torn, []);
   assert.equal(store.vectorVersions[id], 2, 'the vector is of the edited text');
-});
-
-test(`killing the page during a bulk insert leaves no torn memory and loses nothing committed (${KILL_ROUNDS} rounds)`, async () => {
-  browser = await launchBrowser();
-  let committedSoFar = new Set();
-  const summary = [];
-  for (let round = 0; round < KILL_ROUNDS; round++) {
-    const page = await browser.context.newPage();
-    await openHarness(page, server.url);
-    const ids = Array.from({ length: 200 }, (_, n) => `m${String(round).padStart(11, '0')}${String(n).padStart(16, '0')}`);
-    await page.evaluate(
-      ({ ids, round }) => {
-        const changes = ids.map((id, n) => ({
-          type: 'save',
-          memory: {
-            id, kind: 'note', text: `Round ${round} note ${n}: the parcel code is R${round}N${n}`,
-            source: { type: 'manual' }, pool: 'default', created_at: Date.now(), updated_at: Date.now(), revision: 1,
-          },
-          base_revision: null,
-          changed_by: 'import',
-        }));
-        const { id } = window.casebook.requestWithId({ type: 'apply_changes', changes });
-        window.bulkRequest = id;
-      },
-      { ids, round },
-    );
-    // Kill at a random point inside the insert: after a random number of committed
-    // batches (of 32), at a random moment of the next one.
-    const batches = 1 + Math.floor(Math.random() * 4);
-    await page.waitForFunction(
-      (wanted) => (window.casebook.progress.get(window.bulkRequest)?.done ?? 0) >= wanted,
-      batches * 32,
-      { timeout: 120_000 },
-    );
-    await page.waitForTimeout(Math.floor(Math.random() * 400));
-    const done = await page.evaluate(() => window.casebook.progress.get(window.bulkRequest)?.done ?? 0);
-    await page.close({ runBeforeUnload: false });
-
-    // Read the database before any worker could repair it.
-    const check = await browser.context.newPage();
-    await check.goto(server.url + '/test/worker.html');
-    const store = await readStore(check);
-    await openHarness(check, server.url, { navigate: false });
-    assert.deepEqual(store.torn, [], `round ${round}: memories without their vector`);
-    const present = new Set(store.memories.map((m) => m.id));
-    const lost = [...committedSoFar].filter((id) => !present.has(id));
-    const reported = ids.slice(0, done);
-    const lostReported = reported.filter((id) => !present.has(id));
-    assert.deepEqual(lost, [], `round ${round}: memories committed in earlier rounds are gone`);
-    assert.deepEqual(lostReported, [], `round ${round}: memories reported committed are gone`);
-    // Whatever made it in is searchable by its own words.
-    const roundIds = ids.filter((id) => present.has(id));
-    if (roundIds.length > 0) {
-      const n = ids.indexOf(roundIds[roundIds.length - 1]);
-      const found = await check.evaluate(
-        async (text) => window.casebook.request({ type: 'search', text, k: 1, filter: {} }),
-        `R${round}N${n}`,
-      );
-      assert.equal(found.results[0]?.memory.id, roundIds[roundIds.length - 1]);
-    }
-    assert.ok(roundIds.length >= done && roundIds.length < ids.length, `round ${round}: killed mid-insert`);
-    summary.push({ round, reportedCommitted: done, present: roundIds.length });
-    committedSoFar = present;
-    await check.close();
-  }
-  console.log('kill rounds', JSON.stringify(summary));
 });
 
 test('past the exact-search size the index is built in the background, searched meanwhile, and saved', async () => {
