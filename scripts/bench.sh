@@ -42,7 +42,7 @@ bench_index() {
   RAYON_NUM_THREADS=1 cargo run --quiet --profile bench --example index_bench -- "$sizes"
   say "Vector index, headless Chromium (sizes $sizes)"
   CASEBOOK_BENCH_SIZES="$sizes" CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=14400 \
-    cargo test --quiet --profile bench --target wasm32-unknown-unknown --test browser_bench -- --nocapture
+    cargo test --profile bench --target wasm32-unknown-unknown --test browser_bench -- --nocapture
 }
 
 [[ $# -gt 0 ]] || set -- embed
