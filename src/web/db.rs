@@ -360,6 +360,19 @@ pub fn from_js_via_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, DbErr
         .map_or_else(|| from_js(value), Ok)
 }
 
+/// Decodes many records through one JSON text (see [`to_js_via_json`]): one
+/// call into the browser for all of them. Opening a bank of 10k memories spent
+/// 660 ms decoding them one property at a time. If any record cannot be carried
+/// by JSON, every record is read property by property.
+pub fn from_js_all<T: DeserializeOwned>(values: &[JsValue]) -> Result<Vec<T>, DbError> {
+    let array: js_sys::Array = values.iter().collect();
+    js_sys::JSON::stringify(&array)
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .map_or_else(|| values.iter().map(from_js).collect(), Ok)
+}
+
 /// Brings the stored database up to `schema.latest_version()`.
 async fn migrate(schema: &Schema) -> Result<(), DbError> {
     let factory = idb::Factory::new().map_err(|error| DbError::Unavailable(error.to_string()))?;

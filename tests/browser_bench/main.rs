@@ -27,7 +27,8 @@ use casebook::core::bank::StoredVector;
 use casebook::core::index::IndexConfig;
 use casebook::core::memory::{Memory, MemoryId};
 use casebook::core::schema::{stores, CASEBOOK};
-use casebook::web::db::{from_js, to_js};
+use casebook::web::bank_store::{vector_to_js, vectors_from_js};
+use casebook::web::db::{from_js_all, to_js};
 use index_bench::{
     load_bank, measure, memories, memory_ids, milliseconds, parse_list, parse_sizes,
     random_dataset, scifact_dataset, stored_vectors, tables, thousands, Clock, Plan, Rng,
@@ -84,63 +85,10 @@ async fn fetch_vectors(name: &str) -> Option<Vec<Vec<f32>>> {
     )
 }
 
-/// How vector records are stored.
-#[derive(Clone, Copy)]
-enum VectorFormat {
-    /// As the app stores them now: `StoredVector` through serde-wasm-bindgen, so
-    /// the vector is a JavaScript array of 384 numbers.
-    Serde,
-    /// The same fields with the vector as a Float32Array (not the app's format:
-    /// measured to show what it would change).
-    Float32Array,
-}
-
-impl VectorFormat {
-    fn label(self) -> &'static str {
-        match self {
-            VectorFormat::Serde => "serde array",
-            VectorFormat::Float32Array => "Float32Array (app)",
-        }
-    }
-
-    fn encode(self, vector: &StoredVector) -> JsValue {
-        match self {
-            VectorFormat::Serde => to_js(vector).expect("a vector serialises"),
-            VectorFormat::Float32Array => {
-                let record = Object::new();
-                let set = |field: &str, value: &JsValue| {
-                    Reflect::set(&record, &field.into(), value).expect("an object");
-                };
-                set("memory_id", &vector.memory_id.as_str().into());
-                set("model_id", &vector.model_id.as_str().into());
-                set("version", &vector.version.into());
-                set("vector", &Float32Array::from(vector.vector.as_slice()));
-                record.into()
-            }
-        }
-    }
-
-    fn decode(self, record: &JsValue) -> StoredVector {
-        match self {
-            VectorFormat::Serde => from_js(record).expect("a stored vector"),
-            VectorFormat::Float32Array => {
-                let get = |field: &str| Reflect::get(record, &field.into()).expect("a field");
-                StoredVector {
-                    memory_id: MemoryId(get("memory_id").as_string().expect("an id")),
-                    model_id: get("model_id").as_string().expect("a model id"),
-                    version: get("version").as_f64().expect("a version") as u32,
-                    vector: get("vector").unchecked_into::<Float32Array>().to_vec(),
-                }
-            }
-        }
-    }
-}
-
 /// How long each step of opening the app's data takes, milliseconds.
 struct IdbRow {
     data: &'static str,
     memories: usize,
-    format: VectorFormat,
     snapshot_bytes: Option<usize>,
     write: f64,
     open: f64,
@@ -211,7 +159,6 @@ struct Stored<'a> {
 /// `CaseBank` and answer a first search.
 async fn idb_load(
     stored: &Stored<'_>,
-    format: VectorFormat,
     config: &IndexConfig,
     query: &[f32],
     clock: Clock<'_>,
@@ -234,7 +181,7 @@ async fn idb_load(
             stores::VECTORS,
             stored_vectors(stored.ids, stored.vectors)
                 .iter()
-                .map(|vector| format.encode(vector)),
+                .map(|vector| vector_to_js(vector).expect("a vector record")),
         )
         .await;
         if let Some(bytes) = stored.snapshot {
@@ -274,15 +221,9 @@ async fn idb_load(
         .expect("the snapshot is read");
     transaction.done().await.expect("the read finishes");
     let vectors_read = clock();
-    let memories: Vec<Memory> = memory_values
-        .iter()
-        .map(|value| from_js(value).expect("a stored memory"))
-        .collect();
+    let memories: Vec<Memory> = from_js_all(&memory_values).expect("stored memories");
     let memories_decoded = clock();
-    let vectors: Vec<StoredVector> = vector_values
-        .iter()
-        .map(|value| format.decode(value))
-        .collect();
+    let vectors: Vec<StoredVector> = vectors_from_js(&vector_values).expect("stored vectors");
     let snapshot: Option<Vec<u8>> = snapshot_value.map(|record| {
         Reflect::get(&record, &"bytes".into())
             .expect("a snapshot record")
@@ -299,7 +240,6 @@ async fn idb_load(
     IdbRow {
         data: stored.data,
         memories: stored.ids.len(),
-        format,
         snapshot_bytes: snapshot.map(|bytes| bytes.len()),
         write,
         open: opened - started,
@@ -389,17 +329,13 @@ async fn index_benchmark() {
                 vectors: &dataset.vectors,
                 snapshot: measured.chosen_snapshot.as_deref(),
             };
-            for format in [VectorFormat::Serde, VectorFormat::Float32Array] {
-                let row =
-                    idb_load(&stored, format, &plan.chosen, &dataset.queries[0], &clock).await;
-                log(&format!(
-                    "{} {size}, vectors as {}: IndexedDB to searchable in {:.0} ms",
-                    dataset.name,
-                    format.label(),
-                    row.total()
-                ));
-                idb_rows.push(row);
-            }
+            let row = idb_load(&stored, &plan.chosen, &dataset.queries[0], &clock).await;
+            log(&format!(
+                "{} {size}: IndexedDB to searchable in {:.0} ms",
+                dataset.name,
+                row.total()
+            ));
+            idb_rows.push(row);
         }
     }
     console_log!(
@@ -407,16 +343,15 @@ async fn index_benchmark() {
         tables(&exact_rows, &graph_rows, &before_rebuild_rows, &plan.chosen)
     );
     console_log!(
-        "\nFrom IndexedDB to searchable: memories as the app stores them (serde-wasm-bindgen), the snapshot as a Uint8Array, vectors in two formats; chosen config\n"
+        "\nFrom IndexedDB to searchable, records as the app stores and decodes them (memories through one JSON text, vectors as Float32Array, the snapshot as a Uint8Array); chosen config\n"
     );
-    console_log!("| data | memories | vectors as | snapshot | open | read memories / vectors | decode memories / vectors | CaseBank::load | first search | total | (write) |");
-    console_log!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console_log!("| data | memories | snapshot | open | read memories / vectors | decode memories / vectors | CaseBank::load | first search | total | (write) |");
+    console_log!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in idb_rows {
         console_log!(
-            "| {} | {} | {} | {} | {:.0} ms | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.0} ms | {} ms | **{:.0} ms** | {:.1} s |",
+            "| {} | {} | {} | {:.0} ms | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.0} ms | {} ms | **{:.0} ms** | {:.1} s |",
             row.data,
             thousands(row.memories),
-            row.format.label(),
             row.snapshot_bytes.map_or("none".into(), index_bench::megabytes),
             row.open,
             row.read_memories,
