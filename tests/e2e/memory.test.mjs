@@ -337,19 +337,40 @@ test('export → bad files refused with nothing changed → wipe → import give
     change(copy);
     return JSON.stringify(copy, null, 1);
   };
+  // 25 kinds: the file as a whole, its header, then a field of each record type.
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(exported, 'utf16le')]);
+  const latin1 = Buffer.concat([Buffer.from(exported.slice(0, 40)), Buffer.from([0xe9]), Buffer.from(exported.slice(40))]);
   const badFiles = [
     ['empty.json', '', 'the file is empty'],
     ['notes.json', 'my memories: cats, Lyon', 'the file is not valid JSON'],
     ['cut.json', exported.slice(0, Math.floor(exported.length / 2)), 'it looks cut off'],
+    ['utf16.json', utf16, 'the file is UTF-16 text'],
+    ['latin1.json', latin1, 'the file is not UTF-8 text'],
+    ['deep.json', '['.repeat(100) + ']'.repeat(100), 'nests lists or objects more than 32 deep'],
     ['list.json', '[1, 2, 3]', 'instead of a JSON object'],
     ['other.json', edited((f) => { f.format = 'chatgpt-memories'; }), 'this is not a Casebook export'],
+    ['unversioned.json', edited((f) => { delete f.version; }), 'does not say which version'],
     ['future.json', edited((f) => { f.version = 99; }), 'newer than this app'],
+    ['version0.json', edited((f) => { f.version = 0; }), 'which does not exist'],
+    ['repeated.json', exported.replace('{', '{"memories": [],'), 'has the field "memories" twice'],
+    ['nomemories.json', edited((f) => { delete f.memories; }), 'has no "memories" list'],
     ['kind.json', edited((f) => { f.memories[1].kind = 'secret'; }), '"secret" is not a kind of memory'],
     ['twice.json', edited((f) => { f.memories[1].id = f.memories[0].id; }), 'is used twice'],
+    ['emptyid.json', edited((f) => { f.memories[0].id = ''; }), 'memories[0].id: is empty'],
+    ['bell.json', edited((f) => { f.memories[0].id = 'm\u0007'; }), 'memories[0].id: contains a control character'],
+    ['notext.json', edited((f) => { delete f.memories[0].text; }), 'memories[0].text: is missing'],
+    ['number.json', edited((f) => { f.memories[0].text = 42; }), 'memories[0].text: should be text, not 42'],
+    ['when.json', edited((f) => { f.memories[0].created_at = -5; }), 'memories[0].created_at: should be 0 or more'],
+    ['half.json', edited((f) => { f.memories[0].updated_at = 17.5; }), 'memories[0].updated_at: should be a whole number'],
+    ['stranger.json', edited((f) => { f.revisions[0].before.id = 'nobody'; }), 'revisions[0].before.id: refers to memory "nobody", which is not in the file'],
+    ['orphan.json', edited((f) => { f.vectors.items[0].memory_id = 'nobody'; }), 'vectors.items[0].memory_id: refers to memory "nobody"'],
+    ['short.json', edited((f) => { f.vectors.items[0].vector = f.vectors.items[0].vector.slice(1); }), 'has 383 numbers, but "dimension" says 384'],
+    ['long.json', edited((f) => { f.vectors.items[0].vector = f.vectors.items[0].vector.map((x) => x * 2); }), 'vectors must be normalised to length 1'],
   ];
+  assert.equal(badFiles.length, 25);
   for (const [name, text, message] of badFiles) {
     await page.getByTestId('import-file').setInputFiles({
-      name, mimeType: 'application/json', buffer: Buffer.from(text),
+      name, mimeType: 'application/json', buffer: Buffer.isBuffer(text) ? text : Buffer.from(text),
     });
     const error = page.getByTestId('import-error');
     await error.getByText(message).waitFor();
