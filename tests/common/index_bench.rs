@@ -393,11 +393,12 @@ pub fn measure(
     let mut graphs = Vec::new();
     let mut chosen_snapshot = None;
     for &ef_construction in &plan.ef_constructions {
-        // A graph whatever the size, searched with the chosen ef_search unless
-        // the sweep below says otherwise.
+        // A graph whatever the size and whatever it finds, searched with the
+        // chosen ef_search unless the sweep below says otherwise.
         let config = IndexConfig {
             exact_below: 0,
             ef_construction,
+            min_graph_recall: 0.0,
             ..plan.chosen.clone()
         };
         let (mut index, _) = VectorIndex::load(DIMENSION, config.clone(), None, rows())
@@ -407,14 +408,18 @@ pub fn measure(
         let built_at = clock();
         let built = build_snapshot(input, &config);
         let build_ms = clock() - built_at;
+        let recall = built.sampled_recall().expect("a graph was built");
         let snapshot = built.to_bytes();
         let installed_at = clock();
         index.install(built);
         let rebuild_ms = (built_at - started) + build_ms + (clock() - installed_at);
         drop(index);
+        let kept = recall >= plan.chosen.min_graph_recall;
         log(&format!(
-            "{label}: ef_construction {ef_construction} built in {:.1} s",
-            build_ms / 1000.0
+            "{label}: ef_construction {ef_construction} built in {:.1} s; sampled recall@10 {recall:.3}: the app {} (min_graph_recall {})",
+            build_ms / 1000.0,
+            if kept { "keeps the graph" } else { "searches exactly instead" },
+            plan.chosen.min_graph_recall
         ));
         assert_eq!(
             with_ef_search(&snapshot, config.ef_search_for(size)),

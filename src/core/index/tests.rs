@@ -44,6 +44,7 @@ fn small_config() -> IndexConfig {
         ef_search: 400,
         wide_search_from: usize::MAX,
         ef_search_wide: 400,
+        min_graph_recall: 0.9,
         seed: 7,
     }
 }
@@ -200,8 +201,10 @@ fn deleted_memories_never_come_back_even_after_a_reload() {
 #[test]
 fn a_selective_filter_still_finds_its_matches_when_the_graph_misses_them() {
     let mut rng = Rng(9);
+    // A narrow graph, kept whatever it misses: what is tested is the fallback.
     let config = IndexConfig {
         ef_search: 8,
+        min_graph_recall: 0.0,
         ..small_config()
     };
     let mut index = VectorIndex::new(DIMENSION, config);
@@ -321,4 +324,72 @@ fn rebuilds_are_due_only_when_they_pay_off() {
         .insert(id(64), 1, &rng.unit_vector(DIMENSION))
         .unwrap();
     assert!(index.needs_rebuild());
+}
+
+#[test]
+fn a_graph_that_misses_true_neighbours_is_not_kept_and_exact_search_answers() {
+    let mut rng = Rng(11);
+    let vectors: Vec<Vec<f32>> = (0..200).map(|_| rng.unit_vector(DIMENSION)).collect();
+    let fill = |config: IndexConfig| {
+        let mut index = VectorIndex::new(DIMENSION, config);
+        for (n, vector) in vectors.iter().enumerate() {
+            index.insert(id(n), 1, vector).unwrap();
+        }
+        index
+    };
+
+    // Kept: at this size and ef the graph finds the true neighbours.
+    let mut kept = fill(small_config());
+    let built = build_snapshot(kept.rebuild_input(), kept.config());
+    let recall = built.sampled_recall().expect("a graph was built");
+    assert!(recall >= 0.95, "sampled recall {recall}");
+    kept.install(built);
+    assert!(kept.has_graph() && !kept.needs_rebuild());
+
+    // A graph searched with ef 1 misses most of them: it is measured and dropped,
+    // no rebuild is due for want of one, and searches are exact.
+    let narrow = IndexConfig {
+        ef_search: 1,
+        ..small_config()
+    };
+    let mut declined = fill(narrow.clone());
+    let built = build_snapshot(declined.rebuild_input(), declined.config());
+    let recall = built.sampled_recall().expect("a graph was built");
+    assert!(recall < 0.9, "sampled recall {recall}");
+    assert!(!built.has_graph());
+    let saved = built.to_bytes();
+    declined.install(built);
+    assert!(!declined.has_graph());
+    assert!(
+        !declined.needs_rebuild(),
+        "a declined graph is not rebuilt at once"
+    );
+    let live: HashMap<MemoryId, Vec<f32>> = vectors
+        .iter()
+        .enumerate()
+        .map(|(n, vector)| (id(n), vector.clone()))
+        .collect();
+    for query in vectors.iter().take(20) {
+        let hits = declined.search(query, 10, &|_| true).unwrap();
+        assert_eq!(ids(&hits), brute_force(&live, query, 10, &|_| true));
+    }
+
+    // The same after a reload from the saved snapshot; more new vectors than
+    // rebuild_after make a rebuild due again (the graph is measured anew).
+    let (mut reloaded, report) = VectorIndex::load(
+        DIMENSION,
+        narrow,
+        Some(&saved),
+        live.iter()
+            .map(|(id, vector)| (id.clone(), 1, vector.clone())),
+    )
+    .unwrap();
+    assert_eq!(report.from_snapshot, vectors.len());
+    assert!(!reloaded.has_graph() && !reloaded.needs_rebuild());
+    for n in 200..225 {
+        reloaded
+            .insert(id(n), 1, &rng.unit_vector(DIMENSION))
+            .unwrap();
+    }
+    assert!(reloaded.needs_rebuild());
 }
