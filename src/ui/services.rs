@@ -202,6 +202,7 @@ impl Services {
     /// relative ones resolved against the app); returns once the new model
     /// loaded and the re-embedding runs in the background.
     pub async fn switch_model(&self, folder: &str) -> Result<ModelSummary, String> {
+        self.switch_state.set(None);
         let started = async {
             let base_url = absolute_url(&folder_url(folder).map_err(|error| error.to_string())?)?;
             self.worker()
@@ -212,7 +213,12 @@ impl Services {
                 .map_err(|error| error.to_string())
         }
         .await;
-        if let Err(message) = &started {
+        // A switch cancelled while its model loaded fails too, but was not a failure.
+        let cancelled = matches!(
+            self.switch_state.get_untracked(),
+            Some(SwitchStatus::Cancelled)
+        );
+        if let (Err(message), false) = (&started, cancelled) {
             self.switch_state.set(Some(SwitchStatus::Failed {
                 message: message.clone(),
             }));

@@ -206,6 +206,8 @@ impl ModelSwitch {
         match self.re_embed(engine, &pass).await {
             Ok(true) => {
                 self.forget();
+                // The old model goes, in the helper workers too.
+                engine.embed_helpers.stop();
                 engine.model.install(
                     engine,
                     pass.base_url.clone(),
