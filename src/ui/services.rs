@@ -341,9 +341,26 @@ impl Services {
         };
         if let Err(error) = self.load_model(worker, active).await {
             self.model_notice.set(Some(format!(
-                "The model chosen in Settings ({active}) could not be loaded, so the default model is used: {error}"
+                "The model chosen in Settings ({active}) could not be loaded, so the default model is used from now on (switch again in Settings → Embedding model once it is fixed): {error}"
             )));
             let _ = self.load_model(worker, DEFAULT_MODEL).await;
+            // The stored vectors follow the model in use, so the default one is
+            // recorded as chosen: the other one loading again at a later start
+            // must not quietly re-embed everything without a switch. Should this
+            // write fail, the next start tries the other model again.
+            let fallback = ModelChoice {
+                active: None,
+                ..choice.clone()
+            };
+            if let Ok(db) = Db::open(&CASEBOOK).await {
+                if db
+                    .put_value(stores::SETTINGS, keys::EMBEDDING_MODEL, &fallback)
+                    .await
+                    .is_ok()
+                {
+                    self.model_choice.set(fallback);
+                }
+            }
         }
     }
 

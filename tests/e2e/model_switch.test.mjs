@@ -7,6 +7,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { serveDist } from './support/static_server.mjs';
 import { launchBrowser } from './support/browser.mjs';
@@ -207,6 +208,12 @@ test('switching re-embeds every memory in the background while search answers, t
     .waitFor({ timeout: 60_000 });
   await page.getByTestId('status-model').getByText(/Model: all-MiniLM-L6-v2 .*ready/).waitFor();
   await card().getByTestId('model-in-use').getByText(`id ${DEFAULT_ID}`).waitFor();
+  // …and is recorded as the one chosen, so that the other model coming back later does not
+  // re-embed everything without a switch.
+  for (let tries = 0; (await storedChoice()).active !== null; tries++) {
+    assert.ok(tries < 100, 'the default model was not recorded as the one chosen');
+    await sleep(100);
+  }
 });
 
 test('a reload resumes a switch with the vectors already made, and Cancel keeps the old model and its vectors', async () => {
