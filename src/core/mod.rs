@@ -19,6 +19,7 @@ pub mod listing;
 pub mod llm;
 pub mod markdown;
 pub mod memory;
+pub mod model_switch;
 pub mod pca;
 pub mod protocol;
 pub mod retrieve;

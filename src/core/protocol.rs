@@ -15,6 +15,7 @@ use crate::core::editing::BulkEdit;
 use crate::core::index::{IndexConfig, RebuildInput};
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Kind, Memory, MemoryId, Outcome, Revision};
+use crate::core::model_switch::{ModelChoice, SwitchProgress};
 use crate::core::retrieve::{Explanation, Features};
 use crate::core::timeline::Timeline;
 use crate::core::transfer::{ImportMode, ImportSummary};
@@ -106,6 +107,16 @@ pub enum Request {
         utc_offset_minutes: i32,
         max_buckets: usize,
     },
+    /// Which model is in use and which one a switch moves to, as stored.
+    ModelChoice,
+    /// Switches the embedding model to the one under `base_url` (absolute,
+    /// ending in `/`), or resumes that switch: loads it beside the current one,
+    /// answers once it loaded, then re-embeds every memory in the background
+    /// (progress as [`WorkerEvent::Switch`]) while search keeps using the old
+    /// vectors. On an error nothing changes.
+    SwitchModel { base_url: String },
+    /// Stops the switch under way and forgets its vectors; the old model stays.
+    CancelSwitch,
     /// Builds a vector-index snapshot (sent to a second worker so that searches
     /// go on while it builds).
     BuildIndex {
@@ -243,6 +254,14 @@ pub enum Reply {
     Timeline {
         timeline: Timeline,
     },
+    ModelChoice {
+        choice: ModelChoice,
+    },
+    /// The new model loaded and the background re-embedding runs.
+    SwitchStarted {
+        model: ModelSummary,
+        progress: SwitchProgress,
+    },
 }
 
 /// The largest export file the app imports (a store of 100k memories with
@@ -377,6 +396,9 @@ pub struct BankStatus {
 /// A loaded embedding model, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSummary {
+    /// The folder the model was loaded from (absolute URL).
+    #[serde(default)]
+    pub base_url: String,
     pub id: String,
     pub name: String,
     pub dimension: usize,
@@ -405,6 +427,28 @@ pub enum ModelStatus {
     Failed {
         message: String,
     },
+}
+
+/// Where a switch of the embedding model stands; sent whenever it changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SwitchStatus {
+    /// The new model is loading.
+    Loading {
+        base_url: String,
+        status: ModelStatus,
+    },
+    /// Memories are being embedded with the new model.
+    Running {
+        model: ModelSummary,
+        progress: SwitchProgress,
+    },
+    /// The new model's vectors replaced the old ones; it is in use.
+    Completed { model: ModelSummary },
+    /// The switch was cancelled: the old model and its vectors stay.
+    Cancelled,
+    /// The switch stopped; `message` says why (the old model stays in use).
+    Failed { message: String },
 }
 
 /// What the worker can do, as reported by the worker itself.
@@ -439,6 +483,8 @@ pub enum WorkerEvent {
     Failed { id: u32, message: String },
     /// The embedding model's loading progressed (not an answer to a request).
     Model { status: ModelStatus },
+    /// A switch of the embedding model progressed.
+    Switch { status: SwitchStatus },
     /// The case bank changed (counts, index state).
     Bank { status: BankStatus },
     /// Request `id` has done `done` of `total` steps.

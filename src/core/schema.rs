@@ -222,6 +222,9 @@ pub mod stores {
     /// Memory changes proposed by automatic extraction, waiting for review.
     pub const INBOX: &str = "inbox";
     pub const EVALUATIONS: &str = "evaluations";
+    /// Vectors of the embedding model being switched to, keyed by memory id
+    /// like `vectors`; they replace `vectors` when every memory has one.
+    pub const TARGET_VECTORS: &str = "target_vectors";
 }
 
 /// Index names, for the same reason.
@@ -299,6 +302,14 @@ pub const CASEBOOK: Schema = Schema {
                 },
             ],
         },
+        Migration {
+            version: 3,
+            description: "vectors of the embedding model being switched to",
+            steps: &[Step::CreateStore {
+                name: stores::TARGET_VECTORS,
+                key_path: "memory_id",
+            }],
+        },
     ],
 };
 
@@ -365,6 +376,7 @@ mod tests {
                 stores::POOLS,
                 stores::REVISIONS,
                 stores::SETTINGS,
+                stores::TARGET_VECTORS,
                 stores::VECTORS
             ]
         );
@@ -372,6 +384,27 @@ mod tests {
         assert!(shape[stores::REVISIONS]
             .indexes
             .contains_key(indexes::REVISIONS_BY_MEMORY));
+    }
+
+    #[test]
+    fn version_3_adds_only_the_target_vectors_store_keyed_like_vectors() {
+        assert_eq!(CASEBOOK.latest_version(), 3);
+        let pending: Vec<u32> = CASEBOOK.pending(2).iter().map(|m| m.version).collect();
+        assert_eq!(pending, [3]);
+        let v2 = CASEBOOK.stores_at(2);
+        let v3 = CASEBOOK.stores_at(3);
+        assert!(!v2.contains_key(stores::TARGET_VECTORS));
+        let added: Vec<_> = v3.keys().filter(|name| !v2.contains_key(*name)).collect();
+        assert_eq!(added, [&stores::TARGET_VECTORS]);
+        // Every version-2 store keeps its shape.
+        for (name, shape) in &v2 {
+            assert_eq!(&v3[name], shape, "{name}");
+        }
+        assert_eq!(
+            v3[stores::TARGET_VECTORS].key_path,
+            v3[stores::VECTORS].key_path
+        );
+        assert!(v3[stores::TARGET_VECTORS].indexes.is_empty());
     }
 
     #[test]

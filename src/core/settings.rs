@@ -86,6 +86,9 @@ pub mod keys {
     pub const BACKUP: &str = "backup";
     /// The file chosen for scheduled backups (a browser file handle).
     pub const BACKUP_FILE: &str = "backup_file";
+    /// Which embedding model is in use and which one a switch is moving to
+    /// (`core::model_switch::ModelChoice`, written by the worker).
+    pub const EMBEDDING_MODEL: &str = "embedding_model";
 }
 
 #[cfg(test)]

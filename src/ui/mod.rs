@@ -8,6 +8,7 @@ mod chat;
 mod evaluation;
 mod inbox;
 mod memory;
+mod model_switch;
 mod providers;
 mod services;
 mod settings;

@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::core::protocol::{BankStatus, ModelStatus, ModelSummary, WorkerInfo};
+use crate::core::model_switch::{folder_url, ModelChoice};
+use crate::core::protocol::{BankStatus, ModelStatus, ModelSummary, SwitchStatus, WorkerInfo};
 use crate::core::schema::stores;
 use crate::core::schema::CASEBOOK;
 use crate::core::settings::{keys, Theme};
@@ -19,7 +20,7 @@ use crate::web::worker_client::{WorkerClient, WorkerError};
 const WORKER_SCRIPT: &str = "worker_loader.js";
 /// The default embedding model's files, relative to the document's base URL
 /// (scripts/setup.sh puts them in public/models/, trunk copies them to dist/).
-const DEFAULT_MODEL: &str = "models/all-minilm-l6-v2/";
+pub const DEFAULT_MODEL: &str = "models/all-minilm-l6-v2/";
 /// The service worker, relative to the document's base URL.
 const SERVICE_WORKER_SCRIPT: &str = "sw.js";
 /// How often the storage use shown to the user is refreshed.
@@ -70,6 +71,12 @@ pub struct Services {
     worker: StoredValue<Option<WorkerClient>, LocalStorage>,
     pub worker_state: RwSignal<WorkerState>,
     pub model_state: RwSignal<ModelState>,
+    /// Why the model recorded as active is not the one in use (it failed to load).
+    pub model_notice: RwSignal<Option<String>>,
+    /// The stored choice of model (which is active, which a switch moves to).
+    pub model_choice: RwSignal<ModelChoice>,
+    /// The last news of a switch of the embedding model (`None`: none this session).
+    pub switch_state: RwSignal<Option<SwitchStatus>>,
     pub bank_state: RwSignal<BankState>,
     /// Counts changes made in other tabs: lists that show memories track it and
     /// refresh.
@@ -95,6 +102,9 @@ impl Services {
             worker: StoredValue::new_local(None),
             worker_state: RwSignal::new(WorkerState::Starting),
             model_state: RwSignal::new(ModelState::Waiting),
+            model_notice: RwSignal::new(None),
+            model_choice: RwSignal::new(ModelChoice::default()),
+            switch_state: RwSignal::new(None),
             bank_state: RwSignal::new(BankState::Opening),
             changed_elsewhere: RwSignal::new(0),
             theme: RwSignal::new(Theme::default()),
@@ -188,6 +198,61 @@ impl Services {
         }
     }
 
+    /// Starts switching the embedding model to the one in `folder` (a URL,
+    /// relative ones resolved against the app); returns once the new model
+    /// loaded and the re-embedding runs in the background.
+    pub async fn switch_model(&self, folder: &str) -> Result<ModelSummary, String> {
+        self.switch_state.set(None);
+        let started = async {
+            let base_url = absolute_url(&folder_url(folder).map_err(|error| error.to_string())?)?;
+            self.worker()
+                .map_err(|error| error.to_string())?
+                .switch_model(base_url)
+                .await
+                .map(|(model, _)| model)
+                .map_err(|error| error.to_string())
+        }
+        .await;
+        // A switch cancelled while its model loaded fails too, but was not a failure.
+        let cancelled = matches!(
+            self.switch_state.get_untracked(),
+            Some(SwitchStatus::Cancelled)
+        );
+        if let (Err(message), false) = (&started, cancelled) {
+            self.switch_state.set(Some(SwitchStatus::Failed {
+                message: message.clone(),
+            }));
+        }
+        self.refresh_model_choice().await;
+        started
+    }
+
+    /// Whether the model in `base_url` is the one that comes with Casebook.
+    pub fn is_default_model(base_url: &str) -> bool {
+        absolute_url(DEFAULT_MODEL).is_ok_and(|default| default == base_url)
+    }
+
+    /// Cancels the switch under way; the model in use stays.
+    pub async fn cancel_switch(&self) -> Result<(), String> {
+        let cancelled = match self.worker() {
+            Ok(worker) => worker
+                .cancel_switch()
+                .await
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        self.refresh_model_choice().await;
+        cancelled
+    }
+
+    async fn refresh_model_choice(&self) {
+        if let Ok(worker) = self.worker() {
+            if let Ok(choice) = worker.model_choice().await {
+                self.model_choice.set(choice);
+            }
+        }
+    }
+
     fn start_worker(self) {
         let worker = match WorkerClient::spawn(WORKER_SCRIPT) {
             Ok(worker) => worker,
@@ -205,6 +270,16 @@ impl Services {
                 ModelStatus::Failed { message } => ModelState::Failed(message),
                 loading => ModelState::Loading(loading),
             })
+        });
+        worker.on_switch_status(move |status| {
+            let settled = !matches!(
+                status,
+                SwitchStatus::Loading { .. } | SwitchStatus::Running { .. }
+            );
+            self.switch_state.set(Some(status));
+            if settled {
+                spawn_local(async move { self.refresh_model_choice().await });
+            }
         });
         let bank_state = self.bank_state;
         worker.on_bank_status(move |status| bank_state.set(BankState::Ready(status)));
@@ -224,36 +299,88 @@ impl Services {
             self.worker_state
                 .set(result.unwrap_or_else(|error| WorkerState::Failed(error.to_string())));
             if ready {
+                // An unreadable choice is no reason not to start: the default
+                // model is used.
+                let choice = worker.model_choice().await.unwrap_or_default();
+                self.model_choice.set(choice.clone());
                 // The bank opens once the model's load settles (with its vectors,
                 // or with keywords only if the model cannot load).
+                let (opened_sender, opened) = futures_channel::oneshot::channel();
                 let bank_worker = worker.clone();
                 spawn_local(async move {
                     let opened = bank_worker.open_bank().await;
+                    let _ = opened_sender.send(opened.is_ok());
                     bank_state.set(match opened {
                         Ok(status) => BankState::Ready(status),
                         Err(error) => BankState::Failed(error.to_string()),
                     });
                 });
-                self.load_model(worker, DEFAULT_MODEL).await;
+                self.load_active_model(&worker, &choice).await;
+                if let Some(target) = choice.switching_to {
+                    // A switch left unfinished by a reload resumes once the
+                    // bank is open; its vectors written so far are kept.
+                    if opened.await == Ok(true) {
+                        let _ = self.switch_model(&target).await;
+                    }
+                }
             }
         });
     }
 
-    async fn load_model(self, worker: WorkerClient, relative_url: &str) {
-        let base_url = match absolute_url(relative_url) {
+    /// Loads the model recorded as active; if it fails, says so and loads the
+    /// default one.
+    async fn load_active_model(self, worker: &WorkerClient, choice: &ModelChoice) {
+        let Some(active) = choice
+            .active
+            .as_deref()
+            .filter(|active| !Services::is_default_model(active))
+        else {
+            // A failure shows in the status bar.
+            let _ = self.load_model(worker, DEFAULT_MODEL).await;
+            return;
+        };
+        if let Err(error) = self.load_model(worker, active).await {
+            self.model_notice.set(Some(format!(
+                "The model chosen in Settings ({active}) could not be loaded, so the default model is used from now on (switch again in Settings → Embedding model once it is fixed): {error}"
+            )));
+            let _ = self.load_model(worker, DEFAULT_MODEL).await;
+            // The stored vectors follow the model in use, so the default one is
+            // recorded as chosen: the other one loading again at a later start
+            // must not quietly re-embed everything without a switch. Should this
+            // write fail, the next start tries the other model again.
+            let fallback = ModelChoice {
+                active: None,
+                ..choice.clone()
+            };
+            if let Ok(db) = Db::open(&CASEBOOK).await {
+                if db
+                    .put_value(stores::SETTINGS, keys::EMBEDDING_MODEL, &fallback)
+                    .await
+                    .is_ok()
+                {
+                    self.model_choice.set(fallback);
+                }
+            }
+        }
+    }
+
+    /// Loads the model in `url` (relative ones resolved against the app).
+    async fn load_model(self, worker: &WorkerClient, url: &str) -> Result<ModelSummary, String> {
+        let base_url = match absolute_url(url) {
             Ok(url) => url,
             Err(error) => {
-                self.model_state.set(ModelState::Failed(error));
-                return;
+                self.model_state.set(ModelState::Failed(error.clone()));
+                return Err(error);
             }
         };
         // Progress and the outcome arrive as status events; a failure is also
         // reported here in case the worker died before it could send one.
-        if let Err(error) = worker.load_model(base_url).await {
+        worker.load_model(base_url).await.map_err(|error| {
             if !matches!(self.model_state.get_untracked(), ModelState::Failed(_)) {
                 self.model_state.set(ModelState::Failed(error.to_string()));
             }
-        }
+            error.to_string()
+        })
     }
 
     fn open_db(self) {

@@ -3,6 +3,7 @@ use leptos::task::spawn_local;
 
 use super::assistants::AssistantsCard;
 use super::backups::BackupSettingsCard;
+use super::model_switch::ModelSwitchCard;
 use super::providers::{ChatSettingsCard, ProviderSettingsCard};
 use super::services::{DbState, Services, WorkerState};
 use crate::core::schema::stores;
@@ -19,6 +20,7 @@ pub fn SettingsPage() -> impl IntoView {
             <AppearanceSettings/>
             <StorageSettings/>
             <BackupSettingsCard/>
+            <ModelSwitchCard/>
             <Diagnostics/>
             <CompareTexts/>
         </section>
@@ -185,7 +187,7 @@ fn CompareTexts() -> impl IntoView {
     };
     view! {
         <fieldset class="card">
-            <legend>"Embedding model"</legend>
+            <legend>"Similar texts"</legend>
             <p class="hint">"Memories are found by meaning: compare two texts the way retrieval does."</p>
             <form class="stacked" on:submit=move |event| {
                 event.prevent_default();

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use super::services::{BankState, DbState, ModelState, Services, WorkerState};
-use crate::core::protocol::ModelStatus;
+use crate::core::protocol::{ModelStatus, SwitchStatus};
 use crate::core::storage::format_bytes;
 
 /// The strip at the bottom of every page: what the background machinery is doing.
@@ -106,6 +106,19 @@ pub fn StatusBar() -> impl IntoView {
                     <progress class="inline-progress" max="1" value=fraction aria-label="Model download"></progress>
                 })}
             </span>
+            {move || services.model_notice.get().map(|notice| view! {
+                <span class="status error" data-testid="status-model-notice">{notice}</span>
+            })}
+            {move || match services.switch_state.get() {
+                Some(SwitchStatus::Running { model, progress }) => Some(view! {
+                    <span class="status busy" data-testid="status-switch">
+                        {format!("Re-embedding for {}: {} / {}", model.id, progress.done, progress.total)}
+                        <progress class="inline-progress" max=progress.total.max(1) value=progress.done
+                            aria-label="Re-embedding"></progress>
+                    </span>
+                }),
+                _ => None,
+            }}
             <span data-testid="status-bank" class=move || format!("status {}", bank().0)>
                 {move || bank().1}
             </span>

@@ -11,17 +11,21 @@
 //! `Uint8Array`), not as arrays of numbers: that is ~4× smaller and loads with a
 //! memory copy instead of one conversion per number.
 
+use std::collections::HashMap;
+
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
 use rexie::{KeyRange, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::db::{from_js, from_js_all, to_js, Db, DbError};
+use super::db::{from_js, from_js_all, keyed_record, to_js, Db, DbError};
 use crate::core::assistant::{Assistant, Pool};
 use crate::core::bank::StoredVector;
 use crate::core::changes::revision_key;
 use crate::core::memory::{ChangedBy, Memory, MemoryId, Millis, Revision};
+use crate::core::model_switch::{completed_vectors, ModelChoice, TargetStamp};
 use crate::core::schema::{indexes, stores};
+use crate::core::settings::keys;
 use crate::core::transfer::ImportPlan;
 
 /// The name of the one vector-index snapshot record.
@@ -300,9 +304,11 @@ impl BankStore {
                 stores::MEMORIES,
                 stores::REVISIONS,
                 stores::VECTORS,
+                stores::TARGET_VECTORS,
             ],
             TransactionMode::ReadWrite,
         )?;
+        let target_vectors = transaction.store(stores::TARGET_VECTORS)?;
         let pools = transaction.store(stores::POOLS)?;
         let assistants = transaction.store(stores::ASSISTANTS)?;
         let memories = transaction.store(stores::MEMORIES)?;
@@ -326,6 +332,15 @@ impl BankStore {
             for id in &plan.delete_vectors {
                 vectors.delete(id.as_str().into()).await?;
             }
+            // An imported memory may reuse an id and revision with another text:
+            // a switch under way embeds it again.
+            for id in plan
+                .delete_memories
+                .iter()
+                .chain(plan.put_memories.iter().map(|memory| &memory.id))
+            {
+                target_vectors.delete(id.as_str().into()).await?;
+            }
             for pool in &plan.put_pools {
                 pools.put(&to_js(pool)?, None).await?;
             }
@@ -343,6 +358,115 @@ impl BankStore {
             for vector in &plan.put_vectors {
                 vectors.put(&vector_to_js(vector)?, None).await?;
             }
+            Ok::<(), DbError>(())
+        }
+        .await;
+        finish(transaction, written).await
+    }
+
+    /// Which model is in use and which one a switch moves to.
+    pub async fn model_choice(&self) -> Result<ModelChoice, DbError> {
+        Ok(self
+            .db
+            .get_value(stores::SETTINGS, keys::EMBEDDING_MODEL)
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn save_model_choice(&self, choice: &ModelChoice) -> Result<(), DbError> {
+        self.db
+            .put_value(stores::SETTINGS, keys::EMBEDDING_MODEL, choice)
+            .await
+    }
+
+    /// What each stored vector of the model being switched to was computed for.
+    pub async fn target_stamps(&self) -> Result<HashMap<MemoryId, TargetStamp>, DbError> {
+        let vectors = vectors_from_js(&self.db.all_records(stores::TARGET_VECTORS).await?)?;
+        Ok(vectors
+            .iter()
+            .map(|vector| (vector.memory_id.clone(), TargetStamp::from(vector)))
+            .collect())
+    }
+
+    /// Stores vectors of the model being switched to, in one transaction.
+    pub async fn put_target_vectors(&self, vectors: &[StoredVector]) -> Result<(), DbError> {
+        let transaction = self
+            .db
+            .transaction(&[stores::TARGET_VECTORS], TransactionMode::ReadWrite)?;
+        let target_vectors = transaction.store(stores::TARGET_VECTORS)?;
+        let written = async {
+            for vector in vectors {
+                target_vectors.put(&vector_to_js(vector)?, None).await?;
+            }
+            Ok::<(), DbError>(())
+        }
+        .await;
+        finish(transaction, written).await
+    }
+
+    /// Completes the switch to `model_id` in one transaction, if every memory
+    /// has a current vector of it: those vectors replace the stored ones, the
+    /// target store is emptied, the old model's index snapshot is dropped and
+    /// `choice` is recorded. Returns whether it completed; if a memory still
+    /// lacks a vector (it changed meanwhile), nothing is changed.
+    pub async fn complete_switch(
+        &self,
+        model_id: &str,
+        choice: &ModelChoice,
+    ) -> Result<bool, DbError> {
+        let transaction = self.db.transaction(
+            &[
+                stores::MEMORIES,
+                stores::VECTORS,
+                stores::TARGET_VECTORS,
+                stores::INDEX_SNAPSHOTS,
+                stores::SETTINGS,
+            ],
+            TransactionMode::ReadWrite,
+        )?;
+        let written = async {
+            let memories =
+                from_js_all::<Memory>(&all_records(&transaction, stores::MEMORIES).await?)?;
+            let targets =
+                vectors_from_js(&all_records(&transaction, stores::TARGET_VECTORS).await?)?;
+            let Some(replacements) = completed_vectors(&memories, targets, model_id) else {
+                return Ok(false);
+            };
+            let vectors = transaction.store(stores::VECTORS)?;
+            vectors.clear().await?;
+            for vector in &replacements {
+                vectors.put(&vector_to_js(vector)?, None).await?;
+            }
+            transaction.store(stores::TARGET_VECTORS)?.clear().await?;
+            transaction
+                .store(stores::INDEX_SNAPSHOTS)?
+                .delete(SNAPSHOT_NAME.into())
+                .await?;
+            transaction
+                .store(stores::SETTINGS)?
+                .put(&keyed_record(keys::EMBEDDING_MODEL, choice)?, None)
+                .await?;
+            Ok::<bool, DbError>(true)
+        }
+        .await;
+        let completed = written.as_ref().is_ok_and(|completed| *completed);
+        finish(transaction, written.map(|_| ())).await?;
+        Ok(completed)
+    }
+
+    /// Forgets a switch in one transaction: its vectors are deleted and `choice`
+    /// (which names no target) is recorded.
+    pub async fn cancel_switch(&self, choice: &ModelChoice) -> Result<(), DbError> {
+        let transaction = self.db.transaction(
+            &[stores::TARGET_VECTORS, stores::SETTINGS],
+            TransactionMode::ReadWrite,
+        )?;
+        let written = async {
+            transaction.store(stores::TARGET_VECTORS)?.clear().await?;
+            transaction
+                .store(stores::SETTINGS)?
+                .put(&keyed_record(keys::EMBEDDING_MODEL, choice)?, None)
+                .await?;
             Ok::<(), DbError>(())
         }
         .await;

@@ -310,15 +310,17 @@ impl Db {
         key: &str,
         value: &T,
     ) -> Result<(), DbError> {
-        self.put(
-            store,
-            &KeyedRecord {
-                key: key.to_owned(),
-                value,
-            },
-        )
-        .await
+        self.put_record(store, &keyed_record(key, value)?).await
     }
+}
+
+/// A record of a key/value store (such as `settings`), for writing it within a
+/// transaction of one's own.
+pub fn keyed_record<T: Serialize>(key: &str, value: &T) -> Result<JsValue, DbError> {
+    to_js(&KeyedRecord {
+        key: key.to_owned(),
+        value,
+    })
 }
 
 /// Serialises to a plain JavaScript object (maps become objects, as IndexedDB

@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
@@ -355,33 +355,10 @@ async fn wait(ms: u64, control: &CallControl) -> bool {
             return false;
         }
         let step = left.min(STOP_CHECK_MS);
-        sleep(step).await;
+        super::sleep(step).await;
         left -= step;
     }
     !control.is_stopped()
-}
-
-async fn sleep(ms: u64) {
-    let global = js_sys::global();
-    let promise = Promise::new(&mut |resolve, _reject| {
-        let set_timeout = Reflect::get(&global, &"setTimeout".into())
-            .ok()
-            .and_then(|function| function.dyn_into::<Function>().ok());
-        match set_timeout {
-            Some(set_timeout) => {
-                if set_timeout
-                    .call2(&global, &resolve, &JsValue::from_f64(ms as f64))
-                    .is_err()
-                {
-                    let _ = resolve.call0(&JsValue::UNDEFINED);
-                }
-            }
-            None => {
-                let _ = resolve.call0(&JsValue::UNDEFINED);
-            }
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
 
 /// The provider profiles saved in Settings (none yet: empty).

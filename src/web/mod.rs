@@ -12,7 +12,7 @@ pub mod pwa;
 pub mod storage;
 pub mod worker_client;
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// Turns a JavaScript error value into words for the user (its `message` when it
 /// is an `Error`, else its string form).
@@ -47,4 +47,29 @@ pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
 pub fn random_u64() -> u64 {
     let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
     (half() << 32) | half()
+}
+
+/// Waits `ms` milliseconds (a timer task: pending messages and events are
+/// handled meanwhile, even with `ms` 0), in a page or a worker.
+pub async fn sleep(ms: u64) {
+    let global = js_sys::global();
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|function| function.dyn_into::<js_sys::Function>().ok());
+        match set_timeout {
+            Some(set_timeout) => {
+                if set_timeout
+                    .call2(&global, &resolve, &JsValue::from_f64(ms as f64))
+                    .is_err()
+                {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                }
+            }
+            None => {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -17,9 +17,11 @@ use crate::core::editing::BulkEdit;
 use crate::core::index::IndexConfig;
 use crate::core::listing::{ListPage, ListQuery};
 use crate::core::memory::{Memory, MemoryId, Outcome, Revision};
+use crate::core::model_switch::{ModelChoice, SwitchProgress};
 use crate::core::protocol::{
     BankStatus, ChangeOutcome, Envelope, FileBytes, IndexInput, MemoryMap, ModelStatus,
-    ModelSummary, Reply, Request, RerankerStatus, Reranking, SearchHit, WorkerEvent, WorkerInfo,
+    ModelSummary, Reply, Request, RerankerStatus, Reranking, SearchHit, SwitchStatus, WorkerEvent,
+    WorkerInfo,
 };
 use crate::core::timeline::Timeline;
 use crate::core::transfer::{ImportMode, ImportSummary};
@@ -39,6 +41,7 @@ pub enum WorkerError {
 type Answer = Result<Reply, WorkerError>;
 type ModelListener = Box<dyn Fn(ModelStatus)>;
 type BankListener = Box<dyn Fn(BankStatus)>;
+type SwitchListener = Box<dyn Fn(SwitchStatus)>;
 type ProgressListener = Box<dyn Fn(u64, u64)>;
 type ChangesListener = Box<dyn Fn(Vec<MemoryId>)>;
 
@@ -74,6 +77,7 @@ struct Shared {
     state: RefCell<State>,
     model_listener: RefCell<Option<ModelListener>>,
     bank_listener: RefCell<Option<BankListener>>,
+    switch_listener: RefCell<Option<SwitchListener>>,
     progress_listeners: RefCell<HashMap<u32, ProgressListener>>,
     changes_listener: RefCell<Option<ChangesListener>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -134,6 +138,7 @@ impl WorkerClient {
                 }),
                 model_listener: RefCell::new(None),
                 bank_listener: RefCell::new(None),
+                switch_listener: RefCell::new(None),
                 progress_listeners: RefCell::default(),
                 changes_listener: RefCell::new(None),
                 _on_message: on_message,
@@ -172,6 +177,11 @@ impl WorkerClient {
         *self.0.bank_listener.borrow_mut() = Some(Box::new(listener));
     }
 
+    /// Calls `listener` with every change in a switch of the embedding model.
+    pub fn on_switch_status(&self, listener: impl Fn(SwitchStatus) + 'static) {
+        *self.0.switch_listener.borrow_mut() = Some(Box::new(listener));
+    }
+
     /// Calls `listener` when another tab changed memories (this tab's bank has
     /// already caught up).
     pub fn on_memories_changed_elsewhere(&self, listener: impl Fn(Vec<MemoryId>) + 'static) {
@@ -190,6 +200,34 @@ impl WorkerClient {
     pub async fn load_model(&self, base_url: String) -> Result<ModelSummary, WorkerError> {
         match self.request(Request::LoadModel { base_url }).await? {
             Reply::ModelLoaded { model } => Ok(model),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Which model is in use and which one a switch moves to, as stored.
+    pub async fn model_choice(&self) -> Result<ModelChoice, WorkerError> {
+        match self.request(Request::ModelChoice).await? {
+            Reply::ModelChoice { choice } => Ok(choice),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Starts (or resumes) switching to the model under `base_url`; answers once
+    /// the new model loaded and the re-embedding runs.
+    pub async fn switch_model(
+        &self,
+        base_url: String,
+    ) -> Result<(ModelSummary, SwitchProgress), WorkerError> {
+        match self.request(Request::SwitchModel { base_url }).await? {
+            Reply::SwitchStarted { model, progress } => Ok((model, progress)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Cancels the switch under way: its vectors are deleted, the model in use stays.
+    pub async fn cancel_switch(&self) -> Result<(), WorkerError> {
+        match self.request(Request::CancelSwitch).await? {
+            Reply::Done => Ok(()),
             other => Err(unexpected(&other)),
         }
     }
@@ -585,6 +623,11 @@ impl Shared {
             }
             WorkerEvent::Bank { status } => {
                 if let Some(listener) = &*self.bank_listener.borrow() {
+                    listener(status);
+                }
+            }
+            WorkerEvent::Switch { status } => {
+                if let Some(listener) = &*self.switch_listener.borrow() {
                     listener(status);
                 }
             }

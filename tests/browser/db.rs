@@ -235,3 +235,53 @@ async fn an_older_app_refuses_a_newer_database_with_a_clear_error() {
     assert!(error.to_string().contains("newer version of Casebook"));
     delete(name).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_version_2_casebook_database_upgrades_to_3_keeping_its_data() {
+    let name = unique_name("casebook-v2-to-v3");
+    let v2_schema = Schema {
+        database_name: name,
+        migrations: &CASEBOOK.migrations[..2],
+    };
+    let v2 = Db::open(&v2_schema).await.expect("open v2");
+    assert_eq!(v2.version(), 2);
+    let memory = json!({"id": "m1", "kind": "note", "text": "the API listens on 8443",
+        "source": {"type": "manual"}, "pool": "default", "created_at": 1, "updated_at": 1,
+        "revision": 1});
+    let vector = json!({"memory_id": "m1", "model_id": "old-model", "version": 1,
+        "vector": [0.6, 0.8]});
+    v2.put(stores::MEMORIES, &memory).await.unwrap();
+    v2.put(stores::VECTORS, &vector).await.unwrap();
+    v2.put_value(stores::SETTINGS, keys::THEME, &Theme::Dark)
+        .await
+        .unwrap();
+    drop(v2);
+
+    let v3 = Db::open(&Schema {
+        database_name: name,
+        ..CASEBOOK
+    })
+    .await
+    .expect("upgrade to v3");
+    assert_eq!(v3.version(), 3);
+    assert!(v3
+        .store_names()
+        .contains(&stores::TARGET_VECTORS.to_owned()));
+    assert_eq!(v3.count(stores::TARGET_VECTORS).await.unwrap(), 0);
+    assert_eq!(
+        v3.get::<Value>(stores::MEMORIES, "m1").await.unwrap(),
+        Some(memory)
+    );
+    assert_eq!(
+        v3.get::<Value>(stores::VECTORS, "m1").await.unwrap(),
+        Some(vector)
+    );
+    assert_eq!(
+        v3.get_value::<Theme>(stores::SETTINGS, keys::THEME)
+            .await
+            .unwrap(),
+        Some(Theme::Dark)
+    );
+    drop(v3);
+    delete(name).await;
+}

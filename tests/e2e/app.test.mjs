@@ -97,7 +97,7 @@ test('the worker answers: status bar and an echoed message', async () => {
   await page.goto(server.url + '/settings');
   const status = page.getByTestId('status-worker');
   await status.getByText(/Worker: ready \(\d+\.\d ms round trip\)/).waitFor();
-  await page.getByTestId('status-storage').getByText('Storage: ready (schema v2)').waitFor();
+  await page.getByTestId('status-storage').getByText('Storage: ready (schema v3)').waitFor();
 
   await page.getByLabel('Message to the worker').fill('are you there?');
   await page.getByRole('button', { name: 'Send' }).click();

@@ -24,6 +24,7 @@ use crate::core::learn::scorer::LearnedScorer;
 use crate::core::listing::{list, matching_ids, ListPage, ListQuery};
 use crate::core::memory::Outcome;
 use crate::core::memory::{Memory, MemoryId, Millis, Revision};
+use crate::core::model_switch::{needing_target, TargetStamp};
 use crate::core::pca::Projection;
 use crate::core::protocol::{
     BankStatus, ChangeOutcome, IndexInput, MapPoint, MemoryMap, Reply, RerankerStatus, Reranking,
@@ -773,6 +774,24 @@ impl BankService {
             }
         })?;
         Ok(memories.len())
+    }
+
+    /// The memories (live and trashed) that still need a vector of the model
+    /// `model_id` a switch moves to, given what its stored vectors were computed
+    /// for; and how many memories there are.
+    pub fn needing_vector_of(
+        &self,
+        stamps: &HashMap<MemoryId, TargetStamp>,
+        model_id: &str,
+    ) -> Result<(Vec<Memory>, usize), String> {
+        self.with_open(|loaded| {
+            let all = || loaded.bank.memories().chain(loaded.trash.values());
+            let pending = needing_target(all(), stamps, model_id)
+                .into_iter()
+                .cloned()
+                .collect();
+            (pending, loaded.bank.len() + loaded.trash.len())
+        })
     }
 
     /// The ids of every memory `query` matches, in its order.

@@ -92,6 +92,12 @@ impl EmbedHelpers {
         Ok(vectors)
     }
 
+    /// Stops the helpers (they are started again on the next large batch).
+    pub fn stop(&self) {
+        // Helpers stop when their last handle is dropped.
+        self.helpers.replace(None);
+    }
+
     /// The helpers ready to embed with the model at `base_url`; starts them (or,
     /// for another model, replaces them) the first time.
     fn ready(&self, base_url: &str) -> Vec<Helper> {

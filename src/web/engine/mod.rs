@@ -5,6 +5,7 @@
 mod bank;
 mod helpers;
 mod model;
+mod switch;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -15,11 +16,14 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::core::embed::Embedder;
 use crate::core::index::build_snapshot;
-use crate::core::protocol::{pong, Envelope, Reply, Request, WorkerEvent, WorkerInfo};
+use crate::core::protocol::{pong, Envelope, ModelStatus, Reply, Request, WorkerEvent, WorkerInfo};
 
 pub struct Engine {
     scope: DedicatedWorkerGlobalScope,
+    /// The model in use: its vectors are searched.
     model: model::Model,
+    /// A switch to another model, when one runs.
+    switch: switch::ModelSwitch,
     /// Copies of this worker that share bulk embedding.
     embed_helpers: helpers::EmbedHelpers,
     bank: bank::BankService,
@@ -33,7 +37,8 @@ pub fn run() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let engine = Rc::new(Engine {
         scope: scope.clone(),
-        model: model::Model::new(),
+        model: model::Model::new(announce_model),
+        switch: switch::ModelSwitch::new(),
         embed_helpers: helpers::EmbedHelpers::default(),
         bank: bank::BankService::new(),
         cancelled: RefCell::default(),
@@ -172,6 +177,17 @@ impl Engine {
                 self.bank.set_learned_reranker(self, enabled)?;
                 Ok(Reply::Done)
             }
+            Request::ModelChoice => Ok(Reply::ModelChoice {
+                choice: self.switch.choice().await?,
+            }),
+            Request::SwitchModel { base_url } => {
+                let (model, progress) = self.switch.start(self, base_url).await?;
+                Ok(Reply::SwitchStarted { model, progress })
+            }
+            Request::CancelSwitch => {
+                self.switch.cancel(self).await?;
+                Ok(Reply::Done)
+            }
             Request::BuildIndex { input, config } => {
                 let built = build_snapshot(input.into(), &config);
                 Ok(Reply::IndexBuilt {
@@ -218,6 +234,11 @@ impl Engine {
             }),
         }
     }
+}
+
+/// The loading of the model in use, as the page sees it.
+fn announce_model(_base_url: &str, status: ModelStatus) -> WorkerEvent {
+    WorkerEvent::Model { status }
 }
 
 fn wasm_memory_bytes() -> u64 {

@@ -1,5 +1,6 @@
-//! The embedding model inside the worker: loaded once, shared by every request,
-//! with concurrent requests waiting for a load in progress.
+//! An embedding model inside the worker: loaded once, shared by every request,
+//! with concurrent requests waiting for a load in progress. The worker has two:
+//! the model in use, and the one a switch moves to.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,15 +30,46 @@ pub enum ModelSlot {
     },
 }
 
+/// Makes the event that tells the page how a load (from a folder) goes.
+pub type Announce = fn(&str, ModelStatus) -> WorkerEvent;
+
 pub struct Model {
     slot: RefCell<ModelSlot>,
+    announce: Announce,
 }
 
 impl Model {
-    pub fn new() -> Model {
+    pub fn new(announce: Announce) -> Model {
         Model {
             slot: RefCell::new(ModelSlot::Empty),
+            announce,
         }
+    }
+
+    /// Puts a model loaded in another slot (by a completed switch) in this one.
+    pub fn install(
+        &self,
+        engine: &Engine,
+        base_url: String,
+        embedder: Rc<Embedder>,
+        summary: ModelSummary,
+    ) {
+        engine.post(&(self.announce)(
+            &base_url,
+            ModelStatus::Ready {
+                model: summary.clone(),
+            },
+        ));
+        self.slot.replace(ModelSlot::Ready {
+            base_url,
+            embedder,
+            summary,
+        });
+    }
+
+    /// Forgets the model (its memory is freed when its last user drops it).
+    pub fn clear(&self) {
+        self.slot.replace(ModelSlot::Empty);
     }
 
     pub fn summary(&self) -> Option<ModelSummary> {
@@ -104,14 +136,15 @@ impl Model {
             waiters: Vec::new(),
         });
         let started = js_sys::Date::now();
-        let result = fetch_and_prepare(engine, &base_url, started).await;
+        let result = fetch_and_prepare(engine, &base_url, self.announce, started).await;
         let next = match &result {
             Ok((embedder, summary)) => {
-                engine.post(&WorkerEvent::Model {
-                    status: ModelStatus::Ready {
+                engine.post(&(self.announce)(
+                    &base_url,
+                    ModelStatus::Ready {
                         model: summary.clone(),
                     },
-                });
+                ));
                 ModelSlot::Ready {
                     base_url,
                     embedder: embedder.clone(),
@@ -119,11 +152,12 @@ impl Model {
                 }
             }
             Err(message) => {
-                engine.post(&WorkerEvent::Model {
-                    status: ModelStatus::Failed {
+                engine.post(&(self.announce)(
+                    &base_url,
+                    ModelStatus::Failed {
                         message: message.clone(),
                     },
-                });
+                ));
                 ModelSlot::Failed {
                     message: message.clone(),
                 }
@@ -142,22 +176,22 @@ impl Model {
 async fn fetch_and_prepare(
     engine: &Rc<Engine>,
     base_url: &str,
+    announce: Announce,
     started: f64,
 ) -> Result<(Rc<Embedder>, ModelSummary), String> {
     let reporter = engine.clone();
     let files = fetch_model(base_url, &move |status| {
-        reporter.post(&WorkerEvent::Model { status })
+        reporter.post(&announce(base_url, status))
     })
     .await
     .map_err(|error| error.to_string())?;
-    engine.post(&WorkerEvent::Model {
-        status: ModelStatus::Preparing,
-    });
+    engine.post(&announce(base_url, ModelStatus::Preparing));
     // The files were checked against model.json as they arrived.
     let embedder = Embedder::load_unverified(files.manifest, &files.model, &files.tokenizer)
         .map_err(|error| error.to_string())?;
     let manifest = embedder.manifest();
     let summary = ModelSummary {
+        base_url: base_url.to_owned(),
         id: manifest.id.clone(),
         name: manifest.name.clone(),
         dimension: manifest.dimension,
