@@ -33,8 +33,20 @@ setup_rust_target() {
   fi
 }
 
+trunk_installed() {
+  [[ "$(trunk --version 2>/dev/null)" == "trunk $TRUNK_VERSION" ]]
+}
+
+# wasm-bindgen and its test runner, at the version Cargo.lock pins.
+wasm_bindgen_installed() {
+  local version
+  version="$(wasm_bindgen_version)"
+  [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $version" ]] &&
+    [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" == "wasm-bindgen-test-runner $version" ]]
+}
+
 setup_trunk() {
-  if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]]; then
+  if ! trunk_installed; then
     say "Installing trunk $TRUNK_VERSION from crates.io (about 7 minutes on 2 cores)"
     cargo install trunk --version "$TRUNK_VERSION" --locked
   fi
@@ -44,8 +56,7 @@ setup_wasm_bindgen() {
   local version
   version="$(wasm_bindgen_version)"
   [[ -n "$version" ]] || fail "no wasm-bindgen in Cargo.lock"
-  if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]] ||
-     [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $version" ]]; then
+  if ! wasm_bindgen_installed; then
     say "Installing wasm-bindgen-cli $version from crates.io (about 3 minutes)"
     # Without --locked: with it, this version's lockfile fails to build.
     cargo install wasm-bindgen-cli --version "$version" --force
@@ -113,9 +124,7 @@ setup_all() {
   setup_rust_target
   local tools_log="$CASEBOOK_ROOT/target/setup-tools.log" tools_pid=""
   mkdir -p "$CASEBOOK_ROOT/target"
-  if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]] ||
-     [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(wasm_bindgen_version)" ]] ||
-     [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $(wasm_bindgen_version)" ]]; then
+  if ! trunk_installed || ! wasm_bindgen_installed; then
     say "Compiling trunk and wasm-bindgen-cli in the background (log: $tools_log)"
     ( set -e; setup_trunk; setup_wasm_bindgen ) >"$tools_log" 2>&1 &
     tools_pid=$!
