@@ -127,6 +127,7 @@ fn main() {
     let mut exact_rows = Vec::new();
     let mut graph_rows = Vec::new();
     let mut before_rebuild_rows = Vec::new();
+    let mut app_rows = Vec::new();
     let mut bank_rows = Vec::new();
     for &size in &options.sizes {
         let mut datasets = Vec::new();
@@ -143,6 +144,7 @@ fn main() {
             exact_rows.push(measured.exact);
             graph_rows.extend(measured.graphs);
             before_rebuild_rows.extend(measured.before_rebuild);
+            app_rows.extend(measured.app);
             // The chosen configuration's snapshot, as the app would have saved it.
             let snapshot = measured.chosen_snapshot;
             let (load_ms, search_ms) = load_bank(
@@ -168,6 +170,7 @@ fn main() {
             &exact_rows,
             &graph_rows,
             &before_rebuild_rows,
+            &app_rows,
             &options.plan.chosen
         )
     );

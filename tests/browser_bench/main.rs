@@ -303,6 +303,7 @@ async fn index_benchmark() {
     let mut exact_rows = Vec::new();
     let mut graph_rows = Vec::new();
     let mut before_rebuild_rows = Vec::new();
+    let mut app_rows = Vec::new();
     let mut idb_rows = Vec::new();
     for &size in &sizes {
         let mut datasets = Vec::new();
@@ -318,6 +319,7 @@ async fn index_benchmark() {
             exact_rows.push(measured.exact);
             graph_rows.extend(measured.graphs);
             before_rebuild_rows.extend(measured.before_rebuild);
+            app_rows.extend(measured.app);
             // IndexedDB loading depends on the number of records, not on where
             // the vectors came from: measured once per size.
             if dataset.name != datasets[0].name {
@@ -340,7 +342,13 @@ async fn index_benchmark() {
     }
     console_log!(
         "{}",
-        tables(&exact_rows, &graph_rows, &before_rebuild_rows, &plan.chosen)
+        tables(
+            &exact_rows,
+            &graph_rows,
+            &before_rebuild_rows,
+            &app_rows,
+            &plan.chosen
+        )
     );
     console_log!(
         "\nFrom IndexedDB to searchable, records as the app stores and decodes them (memories through one JSON text, vectors as Float32Array, the snapshot as a Uint8Array); chosen config\n"

@@ -258,6 +258,9 @@ pub struct ExactRow {
     pub data: &'static str,
     pub vectors: usize,
     pub search: Spread,
+    /// The same rows scanned as their 8-bit codes, the shortlist re-scored exactly.
+    pub code_scan: Spread,
+    pub code_recall: f64,
     /// `VectorIndex::load` with no snapshot: every vector into the exact buffer.
     pub load_ms: f64,
     /// `VectorIndex::insert` into an index already holding `vectors`, microseconds
@@ -295,6 +298,18 @@ pub struct BeforeRebuildRow {
     pub recall: f64,
 }
 
+/// The index as the app keeps it with the chosen configuration: the graph if its
+/// sampled recall is high enough, otherwise a scan of every row.
+pub struct AppRow {
+    pub data: &'static str,
+    pub vectors: usize,
+    pub method: &'static str,
+    /// `VectorIndex::load` from the saved snapshot and the vectors.
+    pub load_ms: f64,
+    pub search: Spread,
+    pub recall: f64,
+}
+
 /// The median and 95th percentile of a set of timings.
 #[derive(Clone, Copy)]
 pub struct Spread {
@@ -323,6 +338,8 @@ pub struct Measured {
     /// The saved snapshot built with `plan.chosen` (if its ef_construction was measured).
     pub chosen_snapshot: Option<Vec<u8>>,
     pub before_rebuild: Option<BeforeRebuildRow>,
+    /// Measured with the chosen ef_construction's build.
+    pub app: Option<AppRow>,
 }
 
 /// Measures exact search, buffer inserts, and for each ef_construction a graph
@@ -364,6 +381,20 @@ pub fn measure(
         truth.push(hits.into_iter().map(|hit| hit.id).collect::<Vec<_>>());
     }
     let search = Spread::of(times);
+    // The scan the app falls back to when it declines a graph, on the same rows.
+    let graphless = IndexConfig {
+        exact_below: usize::MAX,
+        ..plan.chosen.clone()
+    };
+    let saved = build_snapshot(exact.rebuild_input(), &graphless).to_bytes();
+    let scanned_config = IndexConfig {
+        exact_below: 0,
+        ..plan.chosen.clone()
+    };
+    let (scanned, _) = VectorIndex::load(DIMENSION, scanned_config, Some(&saved), rows())
+        .expect("benchmark vectors are valid");
+    let (code_scan, code_recall) = search_against(&scanned, &dataset.queries, &truth, clock);
+    drop(scanned);
     let insert_times: Vec<f64> = (0..INSERT_BATCHES)
         .map(|_| {
             let batch: Vec<(MemoryId, Vec<f32>)> = memory_ids(INSERT_BATCH, &mut rng)
@@ -379,19 +410,22 @@ pub fn measure(
         .collect();
     drop(exact);
     log(&format!(
-        "{label}: exact p50 {:.3} ms, load {load_ms:.0} ms",
-        search.p50
+        "{label}: exact p50 {:.3} ms, load {load_ms:.0} ms; 8-bit scan p50 {:.3} ms, recall@10 {code_recall:.3}",
+        search.p50, code_scan.p50
     ));
     let exact = ExactRow {
         data: dataset.name,
         vectors: size,
         search,
+        code_scan,
+        code_recall,
         load_ms,
         insert_us: Spread::of(insert_times),
     };
 
     let mut graphs = Vec::new();
     let mut chosen_snapshot = None;
+    let mut app = None;
     for &ef_construction in &plan.ef_constructions {
         // A graph whatever the size and whatever it finds, searched with the
         // chosen ef_search unless the sweep below says otherwise.
@@ -458,6 +492,36 @@ pub fn measure(
             graphs.push(row);
         }
         if ef_construction == plan.chosen.ef_construction {
+            let saved = if kept {
+                snapshot.clone()
+            } else {
+                without_graph(&snapshot)
+            };
+            let started = clock();
+            let (index, _) =
+                VectorIndex::load(DIMENSION, plan.chosen.clone(), Some(&saved), rows())
+                    .expect("benchmark vectors are valid");
+            let load_ms = clock() - started;
+            let (search, recall) = search_against(&index, &dataset.queries, &truth, clock);
+            let method = if size < plan.chosen.exact_below {
+                "exact scan"
+            } else if index.has_graph() {
+                "graph"
+            } else {
+                "8-bit scan, shortlist re-scored exactly"
+            };
+            log(&format!(
+                "{label}: as the app searches ({method}): p50 {:.3} ms, recall@10 {recall:.3}",
+                search.p50
+            ));
+            app = Some(AppRow {
+                data: dataset.name,
+                vectors: size,
+                method,
+                load_ms,
+                search,
+                recall,
+            });
             chosen_snapshot = Some(snapshot);
         }
     }
@@ -469,6 +533,7 @@ pub fn measure(
         graphs,
         chosen_snapshot,
         before_rebuild,
+        app,
     }
 }
 
@@ -560,16 +625,26 @@ fn search_against(
     (Spread::of(times), found as f64 / (K * queries.len()) as f64)
 }
 
+/// A snapshot as saved by a build that declined its graph.
+fn without_graph(snapshot: &[u8]) -> Vec<u8> {
+    let (dimension, ids, versions, _): SavedForm =
+        postcard::from_bytes(snapshot).expect("a snapshot this benchmark just saved");
+    postcard::to_allocvec(&(dimension, ids, versions, None::<Vec<u8>>))
+        .expect("a snapshot serialises")
+}
+
+/// postcard writes a struct as its fields in order: a saved snapshot is
+/// (dimension, ids, versions, graph bytes).
+type SavedForm = (usize, Vec<MemoryId>, Vec<Version>, Option<Vec<u8>>);
+
 /// The saved snapshot `snapshot` with its graph's ef_search set to `ef_search`.
 ///
 /// instant-distance fixes ef_search when it builds a graph, and a 100k graph takes
 /// minutes, so the sweep edits the saved form instead of rebuilding per value.
-/// postcard writes a struct as its fields in order: a saved snapshot is
-/// (dimension, ids, versions, graph bytes), and an instant-distance 0.6 graph
-/// starts with its ef_search. [`measure`] checks that this still holds.
+/// An instant-distance 0.6 graph starts with its ef_search ([`measure`] checks
+/// that this still holds).
 fn with_ef_search(snapshot: &[u8], ef_search: usize) -> Vec<u8> {
-    type Saved = (usize, Vec<MemoryId>, Vec<Version>, Option<Vec<u8>>);
-    let (dimension, ids, versions, graph): Saved =
+    let (dimension, ids, versions, graph): SavedForm =
         postcard::from_bytes(snapshot).expect("a snapshot this benchmark just saved");
     let graph = graph.map(|graph| {
         let (_, rest) =
@@ -586,21 +661,49 @@ pub fn tables(
     exact: &[ExactRow],
     graphs: &[GraphRow],
     before_rebuild: &[BeforeRebuildRow],
+    app: &[AppRow],
     chosen: &IndexConfig,
 ) -> String {
     let mut out = String::new();
-    out.push_str("\nExact search (the live set scanned with the SIMD dot product), k = 10\n\n");
+    out.push_str(&format!(
+        "\nAs the app searches: the chosen configuration (exact below {} vectors; above, the graph if \
+         its sampled recall@10 is at least {}, otherwise a scan), k = 10, recall against exact search\n\n",
+        thousands(chosen.exact_below),
+        chosen.min_graph_recall
+    ));
+    out.push_str("| data | vectors | search | load from snapshot | p50 / p95 | recall@10 |\n");
+    out.push_str("|---|---:|---|---:|---:|---:|\n");
+    for row in app {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} ms | {} / {} ms | {:.3} |\n",
+            row.data,
+            thousands(row.vectors),
+            row.method,
+            row.load_ms,
+            milliseconds(row.search.p50),
+            milliseconds(row.search.p95),
+            row.recall,
+        ));
+    }
     out.push_str(
-        "| data | vectors | exact p50 / p95 | load, no snapshot | buffer insert p50 / p95 (batches of 25) |\n",
+        "\nScans of every row, k = 10: exact (the SIMD float dot product) and 8-bit codes with \
+         their shortlist re-scored exactly (recall against exact)\n\n",
     );
-    out.push_str("|---|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| data | vectors | exact p50 / p95 | 8-bit scan p50 / p95 | exact / 8-bit | 8-bit recall@10 | load, no snapshot | buffer insert p50 / p95 (batches of 25) |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in exact {
         out.push_str(&format!(
-            "| {} | {} | {} / {} ms | {:.0} ms | {:.1} / {:.1} µs |\n",
+            "| {} | {} | {} / {} ms | {} / {} ms | {:.2} | {:.3} | {:.0} ms | {:.1} / {:.1} µs |\n",
             row.data,
             thousands(row.vectors),
             milliseconds(row.search.p50),
             milliseconds(row.search.p95),
+            milliseconds(row.code_scan.p50),
+            milliseconds(row.code_scan.p95),
+            row.search.p50 / row.code_scan.p50,
+            row.code_recall,
             row.load_ms,
             row.insert_us.p50,
             row.insert_us.p95,

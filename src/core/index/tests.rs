@@ -373,6 +373,21 @@ fn a_graph_that_misses_true_neighbours_is_not_kept_and_exact_search_answers() {
         let hits = declined.search(query, 10, &|_| true).unwrap();
         assert_eq!(ids(&hits), brute_force(&live, query, 10, &|_| true));
     }
+    // Its scan (8-bit codes, then exact scores) skips deleted rows and honours
+    // filters, and its scores are exact.
+    let mut after_deletes = live.clone();
+    for n in (0..200).step_by(7) {
+        assert!(declined.remove(&id(n)));
+        after_deletes.remove(&id(n));
+    }
+    let even = |memory: &MemoryId| memory.0[1..].parse::<usize>().unwrap() % 2 == 0;
+    for query in vectors.iter().skip(20).take(20) {
+        let hits = declined.search(query, 10, &even).unwrap();
+        assert_eq!(ids(&hits), brute_force(&after_deletes, query, 10, &even));
+        for hit in &hits {
+            assert_eq!(hit.score, dot(query, &after_deletes[&hit.id]));
+        }
+    }
 
     // The same after a reload from the saved snapshot; more new vectors than
     // rebuild_after make a rebuild due again (the graph is measured anew).
@@ -386,6 +401,10 @@ fn a_graph_that_misses_true_neighbours_is_not_kept_and_exact_search_answers() {
     .unwrap();
     assert_eq!(report.from_snapshot, vectors.len());
     assert!(!reloaded.has_graph() && !reloaded.needs_rebuild());
+    for query in vectors.iter().take(20) {
+        let hits = reloaded.search(query, 10, &|_| true).unwrap();
+        assert_eq!(ids(&hits), brute_force(&live, query, 10, &|_| true));
+    }
     for n in 200..225 {
         reloaded
             .insert(id(n), 1, &rng.unit_vector(DIMENSION))
