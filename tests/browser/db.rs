@@ -285,3 +285,53 @@ async fn a_version_2_casebook_database_upgrades_to_3_keeping_its_data() {
     drop(v3);
     delete(name).await;
 }
+
+/// Vector records are decoded all at once in JavaScript; they must come back
+/// exactly as written, in order, whatever their models, and a record that is
+/// not as the app writes it must be named in the error, not skipped.
+#[wasm_bindgen_test]
+fn vector_records_decode_exactly_and_a_damaged_one_is_reported() {
+    use casebook::core::bank::StoredVector;
+    use casebook::core::memory::MemoryId;
+    use casebook::web::bank_store::{vector_to_js, vectors_from_js};
+    use js_sys::Reflect;
+
+    let written: Vec<StoredVector> = (0..50u32)
+        .map(|n| StoredVector {
+            memory_id: MemoryId(format!("m{n:03} \"quoted\" ü")),
+            model_id: if n % 3 == 0 { "model-a" } else { "model-b" }.into(),
+            version: n * 7,
+            vector: (0..(n % 5) * 3)
+                .map(|i| i as f32 * 0.25 - n as f32)
+                .collect(),
+        })
+        .collect();
+    let records: Vec<wasm_bindgen::JsValue> = written
+        .iter()
+        .map(|vector| vector_to_js(vector).expect("a vector record"))
+        .collect();
+    assert_eq!(vectors_from_js(&records).expect("valid records"), written);
+    assert_eq!(vectors_from_js(&[]).expect("no records"), Vec::new());
+
+    Reflect::set(
+        &records[17],
+        &"vector".into(),
+        &js_sys::Array::of2(&1.0.into(), &2.0.into()),
+    )
+    .expect("an object");
+    match vectors_from_js(&records) {
+        Err(DbError::Malformed(message)) => assert!(message.contains("vector"), "{message}"),
+        other => panic!("expected a malformed-record error, got {other:?}"),
+    }
+    Reflect::set(
+        &records[17],
+        &"vector".into(),
+        &js_sys::Float32Array::new_with_length(2),
+    )
+    .expect("an object");
+    Reflect::set(&records[40], &"version".into(), &(-1.0).into()).expect("an object");
+    match vectors_from_js(&records) {
+        Err(DbError::Malformed(message)) => assert!(message.contains("version"), "{message}"),
+        other => panic!("expected a malformed-record error, got {other:?}"),
+    }
+}
