@@ -137,9 +137,12 @@ impl CaseBank {
         }
         let (vectors, vector_report) = VectorIndex::load(dimension, config, snapshot, current)?;
         report.vectors = vector_report;
-        let mut keywords = KeywordIndex::new();
+        let keywords = KeywordIndex::from_documents(
+            by_id
+                .values()
+                .map(|memory| (memory.id.clone(), memory.keyword_text())),
+        );
         for memory in by_id.values() {
-            keywords.insert(memory.id.clone(), &memory.keyword_text());
             if !vectors.contains(&memory.id) {
                 report.unembedded.push(memory.id.clone());
             }
