@@ -73,6 +73,38 @@ pub struct BankLoadReport {
     pub orphaned_vectors: Vec<MemoryId>,
 }
 
+/// The memories half of opening a bank: the memories by id and their keyword
+/// index. It needs no vectors, so the app builds it while the browser is still
+/// reading them (see `web::bank_store::read_bank`).
+pub struct IndexedMemories {
+    memories: HashMap<MemoryId, Memory>,
+    keywords: KeywordIndex,
+}
+
+impl IndexedMemories {
+    /// A repeated id keeps its last memory.
+    pub fn new(memories: Vec<Memory>) -> IndexedMemories {
+        let memories: HashMap<MemoryId, Memory> = memories
+            .into_iter()
+            .map(|memory| (memory.id.clone(), memory))
+            .collect();
+        let keywords = KeywordIndex::from_documents(
+            memories
+                .values()
+                .map(|memory| (memory.id.clone(), memory.keyword_text())),
+        );
+        IndexedMemories { memories, keywords }
+    }
+
+    pub fn len(&self) -> usize {
+        self.memories.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.memories.is_empty()
+    }
+}
+
 pub struct CaseBank {
     model_id: String,
     memories: HashMap<MemoryId, Memory>,
@@ -100,25 +132,26 @@ impl CaseBank {
         }
     }
 
-    /// Builds the bank from what the store holds. Vectors of other models are
+    /// Builds the bank from what the store holds: `memories` indexed by
+    /// [`IndexedMemories::new`], and the vectors. Vectors of other models are
     /// ignored (their memories count as unembedded).
     pub fn load(
         model_id: impl Into<String>,
         dimension: usize,
         config: IndexConfig,
-        memories: Vec<Memory>,
+        memories: IndexedMemories,
         vectors: Vec<StoredVector>,
         snapshot: Option<&[u8]>,
     ) -> Result<(CaseBank, BankLoadReport), BankError> {
         let model_id = model_id.into();
+        let IndexedMemories {
+            memories: mut by_id,
+            keywords,
+        } = memories;
         let mut report = BankLoadReport {
-            memories: memories.len(),
+            memories: by_id.len(),
             ..BankLoadReport::default()
         };
-        let mut by_id: HashMap<MemoryId, Memory> = memories
-            .into_iter()
-            .map(|memory| (memory.id.clone(), memory))
-            .collect();
         let mut current = Vec::with_capacity(vectors.len());
         for stored in vectors {
             // Another model's vector, or one damaged in storage: the memory is
@@ -137,16 +170,11 @@ impl CaseBank {
         }
         let (vectors, vector_report) = VectorIndex::load(dimension, config, snapshot, current)?;
         report.vectors = vector_report;
-        let keywords = KeywordIndex::from_documents(
-            by_id
-                .values()
-                .map(|memory| (memory.id.clone(), memory.keyword_text())),
-        );
-        for memory in by_id.values() {
-            if !vectors.contains(&memory.id) {
-                report.unembedded.push(memory.id.clone());
-            }
-        }
+        report.unembedded = by_id
+            .keys()
+            .filter(|id| !vectors.contains(id))
+            .cloned()
+            .collect();
         report.unembedded.sort();
         report.orphaned_vectors.sort();
         by_id.shrink_to_fit();
@@ -510,8 +538,15 @@ mod tests {
             vector("b", "other-model"),
             vector("ghost", "m1"),
         ];
-        let (bank, report) =
-            CaseBank::load("m1", 2, IndexConfig::default(), memories, vectors, None).unwrap();
+        let (bank, report) = CaseBank::load(
+            "m1",
+            2,
+            IndexConfig::default(),
+            IndexedMemories::new(memories),
+            vectors,
+            None,
+        )
+        .unwrap();
         assert_eq!(bank.len(), 3);
         assert_eq!(
             report.unembedded,

@@ -12,6 +12,10 @@
 //! memory copy instead of one conversion per number.
 
 use std::collections::HashMap;
+use std::future::ready;
+use std::pin::pin;
+
+use futures_util::future::{select, Either};
 
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
 use rexie::{KeyRange, TransactionMode};
@@ -31,67 +35,50 @@ use crate::core::transfer::ImportPlan;
 /// The name of the one vector-index snapshot record.
 const SNAPSHOT_NAME: &str = "vectors";
 
-/// What the store holds, as loaded at start.
-pub struct StoredBank {
-    pub memories: Vec<Memory>,
+/// What opening the bank read: the memories as the caller prepared them (see
+/// [`read_bank`]), the vectors, and the snapshot if it was saved for the model
+/// asked for.
+pub struct OpenedBank<M> {
+    pub memories: M,
     pub vectors: Vec<StoredVector>,
-    /// The saved index snapshot, if it was built for the model asked for.
     pub snapshot: Option<Vec<u8>>,
 }
 
-/// The records opening the bank reads, as IndexedDB returned them.
-pub struct BankRecords {
-    pub memories: Vec<JsValue>,
-    pub vectors: Vec<JsValue>,
-    pub snapshot: Option<JsValue>,
-}
-
-/// Reads every memory, every vector and the snapshot record in `transaction`
-/// (which must cover those three stores). The three requests go out together:
-/// the browser reads the vectors from disk while the memories are turned into
-/// JavaScript objects, instead of after.
-pub async fn read_bank_records(transaction: &rexie::Transaction) -> Result<BankRecords, DbError> {
+/// Reads every memory, every vector and the snapshot saved for `model_id` in
+/// `transaction` (which must cover those three stores).
+///
+/// The three requests go out together, and the memories (asked for first, so
+/// answered first) go to `prepare` as soon as they arrive: the caller indexes
+/// them while the browser is still reading the vectors from disk, instead of
+/// after.
+pub async fn read_bank<M>(
+    transaction: &rexie::Transaction,
+    model_id: &str,
+    prepare: impl FnOnce(Vec<Memory>) -> M,
+) -> Result<OpenedBank<M>, DbError> {
     let snapshot_store = transaction.store(stores::INDEX_SNAPSHOTS)?;
-    let (memories, vectors, snapshot) = futures_util::future::try_join3(
-        all_records(transaction, stores::MEMORIES),
-        all_records(transaction, stores::VECTORS),
-        async { Ok::<_, DbError>(snapshot_store.get(JsValue::from_str(SNAPSHOT_NAME)).await?) },
-    )
-    .await?;
-    Ok(BankRecords {
+    let memory_request = pin!(all_records(transaction, stores::MEMORIES));
+    let vector_request = pin!(all_records(transaction, stores::VECTORS));
+    let snapshot_request = pin!(async {
+        Ok::<_, DbError>(snapshot_store.get(JsValue::from_str(SNAPSHOT_NAME)).await?)
+    });
+    let rest_requests = futures_util::future::try_join(vector_request, snapshot_request);
+    let (memory_values, rest) = match select(memory_request, rest_requests).await {
+        Either::Left((memories, rest)) => (memories?, Either::Left(rest)),
+        Either::Right((rest, memories)) => (memories.await?, Either::Right(ready(rest))),
+    };
+    let memories = prepare(from_js_all::<Memory>(&memory_values)?);
+    drop(memory_values);
+    let (vector_values, snapshot) = rest.await?;
+    Ok(OpenedBank {
         memories,
-        vectors,
-        snapshot,
-    })
-}
-
-impl BankRecords {
-    /// Decodes the memories and vectors; the snapshot only if it was saved for
-    /// `model_id`.
-    pub fn decode(&self, model_id: &str) -> Result<StoredBank, DbError> {
-        Ok(StoredBank {
-            memories: self.decode_memories()?,
-            vectors: self.decode_vectors()?,
-            snapshot: self.decode_snapshot(model_id),
-        })
-    }
-
-    pub fn decode_memories(&self) -> Result<Vec<Memory>, DbError> {
-        from_js_all::<Memory>(&self.memories)
-    }
-
-    pub fn decode_vectors(&self) -> Result<Vec<StoredVector>, DbError> {
-        vectors_from_js(&self.vectors)
-    }
-
-    pub fn decode_snapshot(&self, model_id: &str) -> Option<Vec<u8>> {
-        self.snapshot
-            .as_ref()
+        vectors: vectors_from_js(&vector_values)?,
+        snapshot: snapshot
             .filter(|record| string_field(record, "model_id").as_deref() == Some(model_id))
-            .and_then(|record| Reflect::get(record, &"bytes".into()).ok())
+            .and_then(|record| Reflect::get(&record, &"bytes".into()).ok())
             .and_then(|bytes| bytes.dyn_into::<Uint8Array>().ok())
-            .map(|bytes| bytes.to_vec())
-    }
+            .map(|bytes| bytes.to_vec()),
+    })
 }
 
 /// What a memory record must look like before a write replaces it.
@@ -177,15 +164,20 @@ impl BankStore {
         &self.db
     }
 
-    /// Reads every memory and vector, and the snapshot saved for `model_id`.
-    pub async fn load(&self, model_id: &str) -> Result<StoredBank, DbError> {
+    /// Reads every memory and vector, and the snapshot saved for `model_id`
+    /// (see [`read_bank`]).
+    pub async fn load<M>(
+        &self,
+        model_id: &str,
+        prepare: impl FnOnce(Vec<Memory>) -> M,
+    ) -> Result<OpenedBank<M>, DbError> {
         let transaction = self.db.transaction(
             &[stores::MEMORIES, stores::VECTORS, stores::INDEX_SNAPSHOTS],
             TransactionMode::ReadOnly,
         )?;
-        let records = read_bank_records(&transaction).await?;
+        let opened = read_bank(&transaction, model_id, prepare).await?;
         transaction.done().await?;
-        records.decode(model_id)
+        Ok(opened)
     }
 
     /// The memory as stored now (another tab may have changed it).

@@ -5,7 +5,7 @@
 //! Everything goes through the app's API: `VectorIndex::load` / `search` /
 //! `insert` / `rebuild_input` / `install`, `build_snapshot`, `BuiltSnapshot::to_bytes`.
 
-use casebook::core::bank::{CaseBank, MemoryFilter, StoredVector};
+use casebook::core::bank::{CaseBank, IndexedMemories, MemoryFilter, StoredVector};
 use casebook::core::embed::l2_normalize;
 use casebook::core::index::{build_snapshot, IndexConfig, VectorIndex, Version};
 use casebook::core::memory::{Kind, Memory, MemoryId, Source};
@@ -201,10 +201,11 @@ pub fn stored_vectors(ids: &[MemoryId], vectors: &[Vec<f32>]) -> Vec<StoredVecto
         .collect()
 }
 
-/// `CaseBank::load` from records already read, then one hybrid search: the
-/// in-memory part of opening the app. Returns milliseconds (load, first search).
+/// `CaseBank::load` from memories already indexed and vectors already read,
+/// then one hybrid search: the in-memory part of opening the app after the
+/// memories are indexed. Returns milliseconds (load, first search).
 pub fn load_bank(
-    memories: Vec<Memory>,
+    memories: IndexedMemories,
     vectors: Vec<StoredVector>,
     snapshot: Option<&[u8]>,
     config: &IndexConfig,

@@ -13,7 +13,7 @@ use web_sys::{BroadcastChannel, MessageEvent, WorkerGlobalScope};
 
 use super::Engine;
 use crate::core::assistant::with_defaults;
-use crate::core::bank::{CaseBank, MemoryFilter, StoredVector};
+use crate::core::bank::{CaseBank, IndexedMemories, MemoryFilter, StoredVector};
 use crate::core::changes::{apply_change, ChangeError, MemoryChange};
 use crate::core::conversation::UsedMemory;
 use crate::core::editing::{bulk_changes, undo_change, BulkEdit};
@@ -1136,18 +1136,22 @@ async fn load(embedder: Option<Rc<Embedder>>) -> Result<Loaded, DbError> {
         ),
         None => (String::new(), NO_MODEL_DIMENSION),
     };
-    let stored = store.load(&model_id).await?;
-    let (live, trashed): (Vec<Memory>, Vec<Memory>) = stored
-        .memories
-        .into_iter()
-        .partition(|memory| memory.trashed_at.is_none());
+    let opened = store
+        .load(&model_id, |memories| {
+            let (live, trashed): (Vec<Memory>, Vec<Memory>) = memories
+                .into_iter()
+                .partition(|memory| memory.trashed_at.is_none());
+            (IndexedMemories::new(live), trashed)
+        })
+        .await?;
+    let (live, trashed) = opened.memories;
     let (bank, _report) = CaseBank::load(
         model_id,
         dimension,
         IndexConfig::default(),
         live,
-        stored.vectors,
-        stored.snapshot.as_deref(),
+        opened.vectors,
+        opened.snapshot.as_deref(),
     )
     .map_err(|error| DbError::Malformed(error.to_string()))?;
     // A missing or unreadable scorer (e.g. saved by a version with other
