@@ -319,6 +319,11 @@ pub struct Spread {
 }
 
 impl Spread {
+    /// A table cell: "p50 / p95 ms".
+    pub fn cell(&self) -> String {
+        format!("{} / {} ms", milliseconds(self.p50), milliseconds(self.p95))
+    }
+
     pub fn of(mut samples: Vec<f64>) -> Spread {
         samples.sort_by(f64::total_cmp);
         let at = |fraction: f64| {
@@ -676,13 +681,12 @@ pub fn tables(
     out.push_str("|---|---:|---|---:|---:|---:|\n");
     for row in app {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} ms | {} / {} ms | {:.3} |\n",
+            "| {} | {} | {} | {:.0} ms | {} | {:.3} |\n",
             row.data,
             thousands(row.vectors),
             row.method,
             row.load_ms,
-            milliseconds(row.search.p50),
-            milliseconds(row.search.p95),
+            row.search.cell(),
             row.recall,
         ));
     }
@@ -696,13 +700,11 @@ pub fn tables(
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in exact {
         out.push_str(&format!(
-            "| {} | {} | {} / {} ms | {} / {} ms | {:.2} | {:.3} | {:.0} ms | {:.1} / {:.1} µs |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.3} | {:.0} ms | {:.1} / {:.1} µs |\n",
             row.data,
             thousands(row.vectors),
-            milliseconds(row.search.p50),
-            milliseconds(row.search.p95),
-            milliseconds(row.code_scan.p50),
-            milliseconds(row.code_scan.p95),
+            row.search.cell(),
+            row.code_scan.cell(),
             row.search.p50 / row.code_scan.p50,
             row.code_recall,
             row.load_ms,
@@ -715,7 +717,7 @@ pub fn tables(
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in graphs {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.1} s | {:.1} s | {} | {:.0} ms | {} | {} / {} ms | {:.3} |\n",
+            "| {} | {} | {} | {:.1} s | {:.1} s | {} | {:.0} ms | {} | {} | {:.3} |\n",
             row.data,
             thousands(row.vectors),
             row.ef_construction,
@@ -724,8 +726,7 @@ pub fn tables(
             megabytes(row.snapshot_bytes),
             row.load_ms,
             row.ef_search,
-            milliseconds(row.search.p50),
-            milliseconds(row.search.p95),
+            row.search.cell(),
             row.recall,
         ));
     }
@@ -743,13 +744,12 @@ pub fn tables(
     out.push_str("|---|---:|---:|---:|---:|---:|\n");
     for row in before_rebuild {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} / {} ms | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {:.3} |\n",
             row.data,
             thousands(row.vectors),
             thousands(row.dead),
             thousands(row.buffered),
-            milliseconds(row.search.p50),
-            milliseconds(row.search.p95),
+            row.search.cell(),
             row.recall,
         ));
     }
